@@ -8,4 +8,5 @@
 //! `package` -> `digest` -> `sign` -> `manifest` -> `notes` -> `publish` -> `ledger`.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod rules;

@@ -8,6 +8,7 @@
 pub mod ossec;
 pub mod suricata;
 pub mod yaml;
+mod yaml_kinds;
 
 use std::fmt;
 use std::path::Path;
