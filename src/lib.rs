@@ -9,4 +9,8 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod digest;
+pub mod package;
 pub mod rules;
+pub mod source;
+pub mod validate;

@@ -1,0 +1,295 @@
+//! Bundles: one reproducible zip file per kind, the package stage of the pipeline.
+//!
+//! A bundle holds its kind's rule files byte for byte, each under `<source>/<path>`, and
+//! `index.json`, the index of the rules they hold. It is reproducible: entries sorted by the
+//! bytes of their full path, no folder entries, no extra fields, every timestamp the DOS epoch
+//! (1980-01-01 00:00), mode 0644 and the fixed deflate level [`DEFLATE_LEVEL`], so the same
+//! inputs give the same bytes whatever the machine, folder, umask or time zone.
+
+use std::io::{Cursor, Read, Write};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use thiserror::Error;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+use crate::digest::{Sha256, sha256};
+use crate::rules::{Kind, Mode, Rule, RuleFile};
+
+/// The deflate level of every entry: zip's own default, so that bundles compare fairly with
+/// what `zip` makes of the same files.
+pub const DEFLATE_LEVEL: i64 = 6;
+
+/// The name of the rules index inside a bundle.
+pub const INDEX_NAME: &str = "index.json";
+
+/// The largest `index.json` a reader inflates, against zip bombs.
+const MAX_INDEX_BYTES: u64 = 1 << 30;
+
+#[derive(Debug, Error)]
+pub enum PackageError {
+    #[error("`{file}` is not a readable bundle")]
+    ReadBundle {
+        file: String,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("`{file}` holds no readable `index.json`")]
+    ReadIndex { file: String, reason: String },
+    #[error("cannot write bundle `{file}`")]
+    WriteBundle {
+        file: String,
+        #[source]
+        source: zip::result::ZipError,
+    },
+}
+
+/// How many rules a bundle holds.
+#[derive(Clone, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+pub struct RuleCounts {
+    pub disabled: usize,
+    pub enabled: usize,
+    pub total: usize,
+}
+
+/// One rule as a bundle's index lists it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+pub struct IndexedRule {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attack: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cves: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// SHA-256 of the rule's canonical content (see `Rule::content`).
+    pub digest: Sha256,
+    pub disabled: bool,
+    pub id: String,
+    pub line: u32,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_agent_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_manager_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    pub name: String,
+    /// The bundle entry the rule is in.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommended: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    pub source: String,
+}
+
+impl IndexedRule {
+    /// The index entry of a rule found in `file`.
+    pub fn new(rule: &Rule, file: &RuleFile) -> IndexedRule {
+        IndexedRule {
+            attack: rule.attack.clone(),
+            cves: rule.cves.clone(),
+            description: rule.description.clone(),
+            digest: sha256(rule.content.as_bytes()),
+            disabled: rule.disabled,
+            id: rule.id.clone(),
+            line: rule.location.line,
+            metadata: rule.metadata.clone(),
+            min_agent_version: rule.min_agent_version.clone(),
+            min_manager_version: rule.min_manager_version.clone(),
+            mode: rule.mode,
+            name: rule.name.clone(),
+            path: file.entry.clone(),
+            recommended: rule.recommended,
+            revision: rule.revision,
+            severity: rule.severity.clone(),
+            source: file.source.clone(),
+        }
+    }
+}
+
+/// `index.json`: the rules a bundle holds.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct Index {
+    pub format: u32,
+    pub kind: Kind,
+    pub rules: Vec<IndexedRule>,
+}
+
+/// A packaged bundle, held in memory once: to hash it, sign it and write it.
+#[derive(Debug)]
+pub struct Bundle {
+    pub bytes: Vec<u8>,
+    pub counts: RuleCounts,
+    pub kind: Kind,
+    pub rules: Vec<IndexedRule>,
+    pub sha256: Sha256,
+}
+
+impl Bundle {
+    pub fn file_name(&self) -> String {
+        file_name(self.kind)
+    }
+}
+
+/// The bundle file name of a kind, such as `firewall.zip`.
+pub fn file_name(kind: Kind) -> String {
+    format!("{}.zip", kind.name())
+}
+
+fn options() -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(DEFLATE_LEVEL))
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644)
+}
+
+/// Packages a kind's files and the index of its rules into a bundle.
+pub fn package(
+    kind: Kind,
+    files: &[&RuleFile],
+    rules: Vec<IndexedRule>,
+) -> Result<Bundle, PackageError> {
+    let index = Index {
+        format: 1,
+        kind,
+        rules,
+    };
+    let mut index_json =
+        serde_json::to_vec_pretty(&index).expect("an index always converts to JSON");
+    index_json.push(b'\n');
+    let mut entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|f| (f.entry.as_str(), f.bytes.as_slice()))
+        .collect();
+    entries.push((INDEX_NAME, &index_json));
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let write_error = |source| PackageError::WriteBundle {
+        file: file_name(kind),
+        source,
+    };
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, bytes) in entries {
+        zip.start_file(name, options()).map_err(write_error)?;
+        zip.write_all(bytes).map_err(|e| write_error(e.into()))?;
+    }
+    let bytes = zip.finish().map_err(write_error)?.into_inner();
+    let counts = RuleCounts {
+        disabled: index.rules.iter().filter(|r| r.disabled).count(),
+        enabled: index.rules.iter().filter(|r| !r.disabled).count(),
+        total: index.rules.len(),
+    };
+    Ok(Bundle {
+        sha256: sha256(&bytes),
+        bytes,
+        counts,
+        kind,
+        rules: index.rules,
+    })
+}
+
+/// Reads the rules index of a bundle, inflating at most a bounded number of bytes.
+pub fn read_index(file: &str, bytes: &[u8]) -> Result<Index, PackageError> {
+    let read_error = |source| PackageError::ReadBundle {
+        file: file.to_owned(),
+        source,
+    };
+    let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(read_error)?;
+    let entry = archive.by_name(INDEX_NAME).map_err(read_error)?;
+    let mut json = Vec::new();
+    let index_error = |reason: String| PackageError::ReadIndex {
+        file: file.to_owned(),
+        reason,
+    };
+    entry
+        .take(MAX_INDEX_BYTES + 1)
+        .read_to_end(&mut json)
+        .map_err(|e| index_error(e.to_string()))?;
+    if json.len() as u64 > MAX_INDEX_BYTES {
+        return Err(index_error("it inflates beyond 1 GiB".into()));
+    }
+    serde_json::from_slice(&json).map_err(|e| index_error(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Location;
+
+    fn file(entry: &str, text: &str) -> RuleFile {
+        RuleFile {
+            bytes: text.as_bytes().to_vec(),
+            display: entry.into(),
+            entry: entry.into(),
+            source: "s".into(),
+        }
+    }
+
+    fn indexed(id: &str, f: &RuleFile) -> IndexedRule {
+        let rule = Rule::new(
+            Kind::Firewall,
+            id.into(),
+            Location::new(&f.display, 1, 1),
+            id.into(),
+        );
+        IndexedRule::new(&rule, f)
+    }
+
+    #[test]
+    fn bundles_are_byte_identical_whatever_the_file_order() {
+        let (a, b) = (file("s/a.yaml", "- a"), file("s/b/c.yaml", "- c"));
+        let one = package(Kind::Firewall, &[&a, &b], vec![indexed("1", &a)]).expect("packaged");
+        let two = package(Kind::Firewall, &[&b, &a], vec![indexed("1", &a)]).expect("packaged");
+        assert_eq!(one.bytes, two.bytes);
+        assert_eq!(one.sha256, sha256(&one.bytes));
+    }
+
+    #[test]
+    fn entries_are_sorted_with_fixed_times_and_modes_and_no_folders() {
+        let (a, b) = (file("s/z.yaml", "- z"), file("s/a-b.yaml", "- a"));
+        let bundle = package(Kind::Firewall, &[&a, &b], Vec::new()).expect("packaged");
+        let mut archive = ZipArchive::new(Cursor::new(bundle.bytes)).expect("a zip");
+        let names: Vec<String> = (0..archive.len())
+            .map(|i| {
+                archive
+                    .by_index(i)
+                    .expect("an entry")
+                    .name()
+                    .expect("a name")
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["index.json", "s/a-b.yaml", "s/z.yaml"]);
+        for i in 0..archive.len() {
+            let entry = archive.by_index(i).expect("an entry");
+            assert_eq!(entry.last_modified(), Some(zip::DateTime::default()));
+            assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o644));
+            assert!(entry.extra_data().is_none_or(|extra| extra.is_empty()));
+            assert_eq!(entry.compression(), CompressionMethod::Deflated);
+        }
+    }
+
+    #[test]
+    fn the_index_reads_back_and_counts_disabled_rules() {
+        let a = file("s/a.yaml", "- a");
+        let mut off = indexed("2", &a);
+        off.disabled = true;
+        let bundle = package(Kind::Firewall, &[&a], vec![indexed("1", &a), off]).expect("packaged");
+        assert_eq!(
+            bundle.counts,
+            RuleCounts {
+                disabled: 1,
+                enabled: 1,
+                total: 2
+            }
+        );
+        let index = read_index("firewall.zip", &bundle.bytes).expect("an index");
+        assert_eq!(index.rules, bundle.rules);
+        assert_eq!(index.kind, Kind::Firewall);
+    }
+}

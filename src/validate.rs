@@ -1,0 +1,205 @@
+//! Checks across files: the validate stage of the pipeline.
+//!
+//! Parsers check each file on its own; here the rules of every file are gathered into one
+//! [`RuleSet`] per kind, and the checks that need them all run: the same id twice in a kind
+//! (naming both places), OSSEC's `overwrite="yes"` replacing an earlier rule as the engine
+//! does, and references to rules that the release does not hold. Every problem of every file
+//! comes back together, sorted by place.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::rules::{Diagnostic, Kind, Parsed, Rule, Severity};
+
+/// All rules of one kind, in the order of their files and their places in them.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+/// The rules of a release by kind, and every problem found on the way.
+#[derive(Debug, Default)]
+pub struct Validated {
+    pub diagnostics: Vec<Diagnostic>,
+    pub sets: BTreeMap<Kind, RuleSet>,
+}
+
+impl Validated {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+}
+
+/// Gathers parsed files into rule sets and checks them. `missing_reference` says whether a
+/// reference to a rule the release does not hold is an error or a warning.
+pub fn validate(parsed: Vec<(Kind, Parsed)>, missing_reference: Severity) -> Validated {
+    let mut validated = Validated::default();
+    let mut positions: HashMap<(Kind, String), usize> = HashMap::new();
+    for (kind, file) in parsed {
+        validated.diagnostics.extend(file.diagnostics);
+        let set = validated.sets.entry(kind).or_default();
+        for rule in file.rules {
+            add_rule(
+                set,
+                &mut positions,
+                (kind, rule),
+                &mut validated.diagnostics,
+            );
+        }
+    }
+    for set in validated.sets.values() {
+        check_references(set, missing_reference, &mut validated.diagnostics);
+    }
+    validated.diagnostics.sort();
+    validated.diagnostics.dedup();
+    validated
+}
+
+fn add_rule(
+    set: &mut RuleSet,
+    positions: &mut HashMap<(Kind, String), usize>,
+    (kind, rule): (Kind, Rule),
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let key = (kind, rule.id.clone());
+    let Some(&position) = positions.get(&key) else {
+        positions.insert(key, set.rules.len());
+        set.rules.push(rule);
+        return;
+    };
+    let earlier = &mut set.rules[position];
+    if rule.overwrite {
+        *earlier = rule;
+        return;
+    }
+    let message = format!(
+        "duplicate {} rule id `{}`: also defined at {}",
+        kind, rule.id, earlier.location
+    );
+    diagnostics.push(Diagnostic::error(rule.location.clone(), message));
+}
+
+fn check_references(set: &RuleSet, severity: Severity, diagnostics: &mut Vec<Diagnostic>) {
+    let known: HashSet<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+    for rule in &set.rules {
+        for missing in rule
+            .depends_on
+            .iter()
+            .filter(|id| !known.contains(id.as_str()))
+        {
+            let message = format!(
+                "rule `{}` builds on rule `{missing}`, which this release does not hold",
+                rule.id
+            );
+            let diagnostic = match severity {
+                Severity::Error => Diagnostic::error(rule.location.clone(), message),
+                Severity::Warning => Diagnostic::warning(rule.location.clone(), message),
+            };
+            diagnostics.push(diagnostic);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Location;
+
+    fn rule(id: &str, path: &str, line: u32) -> Rule {
+        Rule::new(
+            Kind::LogInspection,
+            id.into(),
+            Location::new(path, line, 1),
+            id.into(),
+        )
+    }
+
+    fn file(rules: Vec<Rule>) -> (Kind, Parsed) {
+        (
+            Kind::LogInspection,
+            Parsed {
+                diagnostics: Vec::new(),
+                rules,
+            },
+        )
+    }
+
+    #[test]
+    fn a_duplicate_id_names_both_places() {
+        let v = validate(
+            vec![
+                file(vec![rule("1", "a.xml", 3)]),
+                file(vec![rule("1", "b.xml", 7)]),
+            ],
+            Severity::Error,
+        );
+        let all: Vec<String> = v.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            all,
+            ["b.xml:7:1: duplicate log-inspection rule id `1`: also defined at a.xml:3:1"]
+        );
+    }
+
+    #[test]
+    fn the_same_id_in_two_kinds_is_no_duplicate() {
+        let other = (
+            Kind::Firewall,
+            Parsed {
+                diagnostics: Vec::new(),
+                rules: vec![rule("1", "f.yaml", 1)],
+            },
+        );
+        let v = validate(
+            vec![file(vec![rule("1", "a.xml", 3)]), other],
+            Severity::Error,
+        );
+        assert!(v.diagnostics.is_empty());
+    }
+
+    #[test]
+    fn overwrite_replaces_the_earlier_rule_in_place() {
+        let mut later = rule("1", "b.xml", 7);
+        later.overwrite = true;
+        later.name = "new".into();
+        let v = validate(
+            vec![
+                file(vec![rule("1", "a.xml", 3), rule("2", "a.xml", 9)]),
+                file(vec![later]),
+            ],
+            Severity::Error,
+        );
+        assert!(v.diagnostics.is_empty());
+        let rules = &v.sets[&Kind::LogInspection].rules;
+        assert_eq!((rules[0].name.as_str(), rules.len()), ("new", 2));
+    }
+
+    #[test]
+    fn missing_references_take_the_configured_severity() {
+        let mut child = rule("2", "a.xml", 5);
+        child.depends_on = vec!["1".into(), "9".into()];
+        let parsed = || vec![file(vec![rule("1", "a.xml", 1), child.clone()])];
+        let v = validate(parsed(), Severity::Error);
+        assert!(v.has_errors());
+        assert!(v.diagnostics[0].message.contains("builds on rule `9`"));
+        assert!(!validate(parsed(), Severity::Warning).has_errors());
+    }
+
+    #[test]
+    fn problems_come_back_sorted_by_place() {
+        let bad = |path: &str, line| Parsed {
+            diagnostics: vec![Diagnostic::error(Location::new(path, line, 1), "x")],
+            rules: Vec::new(),
+        };
+        let v = validate(
+            vec![
+                (Kind::Firewall, bad("z.yaml", 1)),
+                (Kind::Firewall, bad("a.yaml", 2)),
+            ],
+            Severity::Error,
+        );
+        assert_eq!(v.diagnostics[0].location.path, "a.yaml");
+    }
+}
