@@ -403,6 +403,36 @@ fn a_day_that_samoa_skipped_fires_once_when_its_clocks_jump() {
 }
 
 #[test]
+fn latest_and_after_agree_around_the_year_in_zones_with_dst() {
+    // For any instant t: the latest Slot at or before t is followed by a Slot after t, and
+    // the first Slot after t is its own latest. Checked every 5 hours of a year, so every
+    // hour of the day and both DST changes of each zone are crossed.
+    let crontabs = [
+        "30 1 * * *",
+        "*/20 2 * * SUN",
+        "0 9 * * TUE",
+        "0 0 13 * FRI",
+    ];
+    let zones = ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe"];
+    for (crontab, zone) in crontabs.iter().flat_map(|c| zones.map(|z| (*c, z))) {
+        let schedule = schedule(crontab, zone);
+        let mut t = utc("2026-09-01T00:17:00Z");
+        while t < utc("2027-09-01T00:00:00Z") {
+            let latest = schedule.latest_at_or_before(t).expect("a slot before t");
+            let next = schedule.next_n(t, 1)[0];
+            assert!(latest <= t && t < next, "{schedule} at {t}");
+            assert_eq!(schedule.next_n(latest, 1), [next], "{schedule} at {t}");
+            assert_eq!(
+                schedule.latest_at_or_before(next),
+                Some(next),
+                "{schedule} at {t}"
+            );
+            t += Duration::hours(5);
+        }
+    }
+}
+
+#[test]
 fn display_shows_the_crontab_and_the_zone() {
     let berlin = schedule("  0 9 * * TUE ", "Europe/Berlin");
     assert_eq!(berlin.to_string(), "0 9 * * TUE in Europe/Berlin");
