@@ -290,13 +290,19 @@ impl Fields {
                 found,
             });
         };
+        // Parse in the line's order, so the first bad field named is the leftmost one.
+        let minutes = parse_field(&MINUTE, minute, crontab)?;
+        let hours = parse_field(&HOUR, hour, crontab)?;
+        let days_of_month = parse_field(&DAY_OF_MONTH, day_of_month, crontab)?;
+        let months = parse_field(&MONTH, month, crontab)?;
+        let days_of_week = fold_sunday(parse_field(&DAY_OF_WEEK, day_of_week, crontab)?);
         let fields = Fields {
-            days_of_month: parse_field(&DAY_OF_MONTH, day_of_month, crontab)?,
-            days_of_week: fold_sunday(parse_field(&DAY_OF_WEEK, day_of_week, crontab)?),
+            days_of_month,
+            days_of_week,
             either_day: !day_of_month.starts_with('*') && !day_of_week.starts_with('*'),
-            hours: parse_field(&HOUR, hour, crontab)?,
-            minutes: parse_field(&MINUTE, minute, crontab)?,
-            months: parse_field(&MONTH, month, crontab)?,
+            hours,
+            minutes,
+            months,
         };
         if !fields.fires() {
             return Err(ScheduleError::NeverFires {

@@ -518,6 +518,12 @@ fn malformed_values_are_refused_naming_the_bad_part() {
 }
 
 #[test]
+fn the_leftmost_bad_field_is_the_one_named() {
+    assert!(error("60 9 0 * 8", "UTC").starts_with("minute `60`"));
+    assert!(error("0 9 0 * 8", "UTC").starts_with("day-of-month `0`"));
+}
+
+#[test]
 fn a_schedule_that_can_never_fire_is_refused() {
     assert!(error("0 9 31 2 *", "UTC").starts_with("crontab `0 9 31 2 *` never fires"));
     assert!(error("0 9 31 4,6 *", "UTC").contains("never fires"));
