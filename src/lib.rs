@@ -12,5 +12,6 @@ pub mod config;
 pub mod digest;
 pub mod package;
 pub mod rules;
+pub mod schedule;
 pub mod source;
 pub mod validate;
