@@ -8,5 +8,6 @@
 //! `package` -> `digest` -> `sign` -> `manifest` -> `notes` -> `publish` -> `ledger`.
 #![forbid(unsafe_code)]
 
+pub mod fleet;
 pub mod rules;
 pub mod version;
