@@ -37,12 +37,11 @@ mod report;
 
 use std::collections::HashMap;
 
+use crate::version::AgentVersion;
 pub use load::{
     FleetError, FleetProblem, load_available, load_fleet, parse_available, parse_fleet,
 };
 pub use report::{Alert, FleetReport, MissingRules, NoAlert, RelayBehind, Role, Upgrade};
-
-use crate::version::AgentVersion;
 
 /// A relay: it passes rule updates on to the agents that name it.
 #[derive(Clone, Debug, Eq, PartialEq)]

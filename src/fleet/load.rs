@@ -153,7 +153,8 @@ fn read(path: &Path) -> Result<String, FleetError> {
     })
 }
 
-/// Checks the text of a fleet file; `path` is only named in errors.
+/// Checks the text of a fleet file; `path` is only named in errors. Both keys may be left
+/// out, so an empty file is a fleet with nothing in it.
 pub fn parse_fleet(text: &str, path: &Path) -> Result<Fleet, FleetError> {
     let raw: RawFleet = parse_yaml(text, path)?;
     let mut check = Check::new(path);
@@ -229,14 +230,15 @@ impl Check {
     }
 
     fn version(&mut self, raw: &Spanned<String>) -> Option<AgentVersion> {
-        let location = self.locate(raw);
-        raw.value
-            .parse()
-            .map_err(|reason| {
+        match raw.value.parse() {
+            Ok(version) => Some(version),
+            Err(reason) => {
+                let location = self.locate(raw);
                 self.problems
-                    .push(FleetProblem::InvalidVersion { location, reason })
-            })
-            .ok()
+                    .push(FleetProblem::InvalidVersion { location, reason });
+                None
+            }
+        }
     }
 
     /// Records a name, refusing it when empty or already taken by a relay or an agent.
@@ -389,6 +391,12 @@ mod tests {
         assert!(error.to_string().starts_with("cannot parse `fleet.yaml:3:"));
         let cause = std::error::Error::source(&error).map(ToString::to_string);
         assert!(cause.is_some_and(|cause| cause.contains("unknown field `site`")));
+    }
+
+    #[test]
+    fn an_empty_file_is_an_empty_fleet() {
+        let fleet = parse_fleet("", Path::new("fleet.yaml")).expect("an empty fleet");
+        assert!(fleet.agents().is_empty() && fleet.relays().is_empty());
     }
 
     #[test]

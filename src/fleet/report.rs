@@ -4,8 +4,6 @@
 //! `upgrade_order`, and each entry exactly the keys its type's docs name; everything else a
 //! type holds (current versions, upgrade targets) is there for the text and skipped in JSON.
 
-use std::fmt::Write;
-
 use serde::{Serialize, Serializer};
 
 use crate::version::AgentVersion;
@@ -202,17 +200,12 @@ impl FleetReport {
 
 /// A heading, then each line indented, or `empty` when there are none.
 fn section(heading: &str, lines: impl IntoIterator<Item = String>, empty: &str) -> String {
-    let mut text = format!("{heading}:\n");
-    let mut any = false;
-    for line in lines {
-        any = true;
-        // Writing to a String cannot fail.
-        let _ = writeln!(text, "  {line}");
+    let mut lines: Vec<String> = lines.into_iter().collect();
+    if lines.is_empty() {
+        lines.push(empty.to_owned());
     }
-    if !any {
-        let _ = writeln!(text, "  {empty}");
-    }
-    text
+    let body: String = lines.iter().map(|line| format!("  {line}\n")).collect();
+    format!("{heading}:\n{body}")
 }
 
 fn count(n: usize, noun: &str) -> String {
