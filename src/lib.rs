@@ -6,12 +6,18 @@
 //! The pipeline, one module a stage, data flowing one way:
 //! `config` -> `plan` -> `source` (collect) -> `rules` (parse) -> `validate` -> `diff` ->
 //! `package` -> `digest` -> `sign` -> `manifest` -> `notes` -> `publish` -> `ledger`.
+//!
+//! Beside the pipeline, `fleet` checks whether the relays and agents that consume releases can
+//! run one, using `version` to read and order their versions.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod digest;
+pub mod fleet;
+pub mod manifest;
 pub mod package;
 pub mod rules;
 pub mod schedule;
 pub mod source;
 pub mod validate;
+pub mod version;
