@@ -27,10 +27,15 @@ pub const LATEST_NAME: &str = "latest.json";
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Trigger {
     /// An out-of-band release, with the reason given for it.
-    Emergency { reason: String },
+    Emergency {
+        reason: String,
+    },
     Manual,
     /// A release rolled forward to the rules of an earlier one.
-    Revert { reason: Option<String>, to: String },
+    Revert {
+        reason: Option<String>,
+        to: String,
+    },
     /// The release of a scheduled slot.
     Scheduled {
         #[serde(with = "rfc3339")]
@@ -120,7 +125,8 @@ pub struct Manifest {
 impl Manifest {
     /// The manifest's bytes as written: pretty JSON and a final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("a manifest always converts to JSON");
+        let mut bytes =
+            serde_json::to_vec_pretty(self).expect("a manifest always converts to JSON");
         bytes.push(b'\n');
         bytes
     }
@@ -143,7 +149,8 @@ pub struct Latest {
 
 impl Latest {
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("latest.json always converts to JSON");
+        let mut bytes =
+            serde_json::to_vec_pretty(self).expect("latest.json always converts to JSON");
         bytes.push(b'\n');
         bytes
     }
@@ -186,7 +193,10 @@ pub fn parse_checksums(text: &str) -> Result<Vec<(String, Sha256)>, String> {
         let (name, hex) = rest.rsplit_once(") = ").ok_or_else(bad)?;
         let digest: Sha256 = hex.parse().map_err(|_| bad())?;
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
-            return Err(format!("line {} names `{name}`, which is not a bare file name", number + 1));
+            return Err(format!(
+                "line {} names `{name}`, which is not a bare file name",
+                number + 1
+            ));
         }
         files.push((name.to_owned(), digest));
     }
@@ -198,11 +208,16 @@ mod rfc3339 {
     use super::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        time: &DateTime<Utc>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Secs, true))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<DateTime<Utc>, D::Error> {
         let text = String::deserialize(deserializer)?;
         DateTime::parse_from_rfc3339(&text)
             .map(|t| t.with_timezone(&Utc))
@@ -222,7 +237,10 @@ mod tests {
 
     #[test]
     fn checksums_are_bsd_tag_lines_sorted_by_name() {
-        let files = vec![("b.zip".to_owned(), sha256(b"b")), ("a.zip".to_owned(), sha256(b"a"))];
+        let files = vec![
+            ("b.zip".to_owned(), sha256(b"b")),
+            ("a.zip".to_owned(), sha256(b"a")),
+        ];
         let text = checksums(&files);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], format!("SHA256 (a.zip) = {}", sha256(b"a")));
@@ -246,22 +264,41 @@ mod tests {
             format: FORMAT,
             release: "RU26-001".into(),
             sequence: 1,
-            created: DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z").expect("a time").into(),
-            trigger: Trigger::Emergency { reason: "CVE-2026-0001".into() },
+            created: DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+                .expect("a time")
+                .into(),
+            trigger: Trigger::Emergency {
+                reason: "CVE-2026-0001".into(),
+            },
             previous: None,
             bundles: Vec::new(),
             guards_overridden: Vec::new(),
             min_agent_version: None,
             min_manager_version: None,
             product: "Example".into(),
-            signing: Signing { development: false, key_id: "0123456789ABCDEF".into() },
+            signing: Signing {
+                development: false,
+                key_id: "0123456789ABCDEF".into(),
+            },
             sources: Vec::new(),
-            tool: Tool { name: "rulecut".into(), version: "0.1.0".into() },
+            tool: Tool {
+                name: "rulecut".into(),
+                version: "0.1.0".into(),
+            },
             year_sequence: 1,
         };
         let text = String::from_utf8(manifest.to_bytes()).expect("UTF-8");
-        let keys: Vec<&str> = text.lines().skip(1).take(6).map(|l| l.trim().split('"').nth(1).unwrap_or("")).collect();
-        assert_eq!(keys, ["format", "release", "sequence", "created", "trigger", "previous"]);
+        let identity = [
+            "format", "release", "sequence", "created", "trigger", "previous", "bundles",
+        ];
+        let places: Vec<usize> = identity
+            .iter()
+            .map(|key| {
+                text.find(&format!("\n  \"{key}\":"))
+                    .expect("a top-level key")
+            })
+            .collect();
+        assert!(places.windows(2).all(|w| w[0] < w[1]), "{text}");
         assert!(text.contains("\"created\": \"2026-12-01T09:00:00Z\""));
         assert!(text.contains("\"type\": \"emergency\""));
         let back: Manifest = serde_json::from_str(&text).expect("parsed");
@@ -270,7 +307,12 @@ mod tests {
 
     #[test]
     fn trusted_comments_are_one_line() {
-        let signed = SignedFile { file: "a.zip".into(), product: "P\nQ".into(), release: "R".into(), sequence: 3 };
+        let signed = SignedFile {
+            file: "a.zip".into(),
+            product: "P\nQ".into(),
+            release: "R".into(),
+            sequence: 3,
+        };
         assert!(!signed.to_comment().contains('\n'));
     }
 }
