@@ -12,9 +12,11 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod diff;
 pub mod digest;
 pub mod fleet;
 pub mod manifest;
+pub mod notes;
 pub mod package;
 pub mod rules;
 pub mod schedule;
