@@ -8,4 +8,5 @@
 //! `package` -> `digest` -> `sign` -> `manifest` -> `notes` -> `publish` -> `ledger`.
 #![forbid(unsafe_code)]
 
+pub mod digest;
 pub mod rules;
