@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn diagnostics_sort_by_path_then_line_then_column() {
-        let mut all = vec![
+        let mut all = [
             Diagnostic::error(Location::new("b.yaml", 1, 1), "x"),
             Diagnostic::error(Location::new("a.yaml", 9, 1), "y"),
             Diagnostic::error(Location::new("a.yaml", 2, 5), "z"),
