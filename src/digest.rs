@@ -25,7 +25,10 @@ const CHUNK_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Error)]
 pub enum DigestError {
     /// A digest's text holds a character that is not a lower-case hex digit.
-    #[error("a SHA-256 digest is lower-case hex, and `{}` at offset {offset} is not", found.escape_default())]
+    #[error(
+        "a SHA-256 digest is lower-case hex, and `{}` at offset {offset} is not",
+        found.escape_default()
+    )]
     Sha256Digit { found: char, offset: usize },
 
     /// A digest's text has the wrong number of characters.

@@ -21,7 +21,9 @@ pub mod notes;
 pub mod package;
 pub mod publish;
 pub mod rules;
+
 pub mod schedule;
+pub mod sign;
 pub mod source;
 pub mod validate;
 pub mod version;
