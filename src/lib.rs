@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod notes;
 pub mod package;
 pub mod publish;
+pub mod release;
 pub mod rules;
 
 pub mod schedule;
