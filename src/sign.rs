@@ -297,19 +297,22 @@ impl FormatError {
 
 /// A cursor over the lines of a key or signature text that numbers them for error messages.
 struct Lines<'a> {
+    /// The number of the last line read, counting from 1.
+    number: usize,
+    /// The text after the last line read.
+    rest: &'a str,
     /// Whether the last line read ended with a newline.
     terminated: bool,
-    number: usize,
-    rest: &'a str,
+    /// What the text is, such as "signature", for error messages.
     what: &'static str,
 }
 
 impl<'a> Lines<'a> {
     fn new(text: &'a str, what: &'static str) -> Lines<'a> {
         Lines {
-            terminated: true,
             number: 0,
             rest: text,
+            terminated: true,
             what,
         }
     }

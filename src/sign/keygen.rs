@@ -274,4 +274,54 @@ mod tests {
         let error = keygen(&prefix, false).expect_err("folder prefix");
         assert!(matches!(error, SignError::KeyPrefix { .. }));
     }
+
+    #[test]
+    fn a_signing_key_that_others_can_read_is_refused_with_the_chmod_fix() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        keygen(&dir.path().join("k"), false).expect("keygen");
+        let path = dir.path().join("k.key");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod 644");
+
+        let error = SigningKey::load(&path).expect_err("readable by others");
+        assert!(matches!(
+            error,
+            SignError::SigningKeyReadable { mode: 0o644, .. }
+        ));
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "signing key `{}` can be read by others (mode 0644)",
+                path.display()
+            )
+        );
+        assert_eq!(error.help(), Some(format!("chmod 600 {}", path.display())));
+
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod 600");
+        assert!(SigningKey::load(&path).is_ok());
+    }
+
+    #[test]
+    fn a_signing_key_that_others_can_change_is_refused_too() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        keygen(&dir.path().join("k"), false).expect("keygen");
+        let path = dir.path().join("k.key");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o620)).expect("chmod 620");
+        let error = SigningKey::load(&path).expect_err("writable by the group");
+        assert!(
+            error
+                .to_string()
+                .ends_with("can be changed or run by others (mode 0620)")
+        );
+    }
+
+    #[test]
+    fn a_missing_signing_key_error_names_its_path() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("absent.key");
+        let error = SigningKey::load(&path).expect_err("missing");
+        assert_eq!(
+            error.to_string(),
+            format!("cannot read signing key `{}`", path.display())
+        );
+    }
 }

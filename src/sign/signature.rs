@@ -353,12 +353,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn malformed_signatures_say_what_is_wrong() {
+    fn assert_parse_errors(cases: &[(String, &str)]) {
         let key = test_key(1);
-        let trusted = [key.public_key()];
-        let sig = sign_detached(&key, b"m", &comment("c"));
-        let cases = [
+        for (text, expected) in cases {
+            let error = parse_error(&[key.public_key()], text);
+            assert_eq!(error.to_string(), *expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_lines_are_named_by_number() {
+        let sig = sign_detached(&test_key(1), b"m", &comment("c"));
+        assert_parse_errors(&[
             (
                 with_line(&sig, 0, "comment: x"),
                 "line 1 of the signature does not start with `untrusted comment: `",
@@ -379,23 +385,21 @@ mod tests {
                 with_line(&sig, 3, "AAAA"),
                 "line 4 of the signature holds 3 bytes, not 64",
             ),
-            (
-                sig.lines().take(2).collect::<Vec<_>>().join("\n"),
-                "the signature ends before line 3",
-            ),
+        ]);
+    }
+
+    #[test]
+    fn missing_and_extra_lines_are_named_by_number() {
+        let sig = sign_detached(&test_key(1), b"m", &comment("c"));
+        let signify_style = sig.lines().take(2).collect::<Vec<_>>().join("\n") + "\n";
+        assert_parse_errors(&[
+            (signify_style, "the signature ends before line 3"),
             (
                 format!("{sig}extra\n"),
                 "unexpected text at line 5 of the signature",
             ),
             (String::new(), "the signature ends before line 1"),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(
-                parse_error(&trusted, &text).to_string(),
-                expected,
-                "{text:?}"
-            );
-        }
+        ]);
     }
 
     #[test]
