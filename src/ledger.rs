@@ -133,7 +133,10 @@ pub fn read(output: &Path) -> Result<History, LedgerError> {
     Ok(history)
 }
 
-fn read_manifest(folder: &Path) -> Result<Option<Result<(Manifest, Sha256), String>>, LedgerError> {
+/// A manifest and its digest, or why it could not be read.
+type ReadManifest = Result<(Manifest, Sha256), String>;
+
+fn read_manifest(folder: &Path) -> Result<Option<ReadManifest>, LedgerError> {
     let path = folder.join(MANIFEST_NAME);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,

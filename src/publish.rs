@@ -119,14 +119,17 @@ pub fn clean_staging(output: &Path, _lock: &OutputLock) -> Result<(), PublishErr
     Ok(())
 }
 
+/// A file to write: its bare name and its bytes.
+pub type NamedFile = (String, Vec<u8>);
+
 /// What one publish writes.
 pub struct Publication<'a> {
     /// The release folder's files, by bare name.
-    pub files: &'a [(String, Vec<u8>)],
+    pub files: &'a [NamedFile],
     pub id: &'a str,
     pub ledger: &'a [u8],
     /// Files beside the release folders, such as `latest.json`, replaced after the rename.
-    pub pointers: &'a [(String, Vec<u8>)],
+    pub pointers: &'a [NamedFile],
 }
 
 /// Publishes a release into `output`, returning the release folder's path.

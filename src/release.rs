@@ -19,10 +19,12 @@ use crate::config::Config;
 use crate::diff::{self, ChangeSet};
 use crate::digest::sha256;
 use crate::ledger::{self, History, LedgerError};
-use crate::manifest::{self, BundleRecord, Latest, Manifest, Previous, SignedFile, SourceRecord, Trigger};
+use crate::manifest::{
+    self, BundleRecord, Latest, Manifest, Previous, SignedFile, SourceRecord, Trigger,
+};
 use crate::notes::{self, Notes, NotesError, SourceNote};
 use crate::package::{self, Bundle, IndexedRule, PackageError};
-use crate::publish::{self, OutputLock, PublishError, Publication, Step};
+use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
 use crate::rules::{Diagnostic, Kind, Severity};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::{self, CollectError, Collected, Revision};
@@ -59,7 +61,11 @@ pub enum ReleaseError {
     #[error(transparent)]
     Sign(#[from] SignError),
     #[error("release time {at} is before the previous release `{previous}` at {previous_at}")]
-    TimeOrder { at: String, previous: String, previous_at: String },
+    TimeOrder {
+        at: String,
+        previous: String,
+        previous_at: String,
+    },
 }
 
 impl ReleaseError {
@@ -78,12 +84,16 @@ impl ReleaseError {
                  configured key file"
                     .to_owned(),
             ),
-            ReleaseError::NoSigningKey { development: false, .. } => Some(
+            ReleaseError::NoSigningKey {
+                development: false, ..
+            } => Some(
                 "make one with `rulecut keygen --out keys/release`, or give the key file's \
                  contents in RULECUT_SIGNING_KEY"
                     .to_owned(),
             ),
-            ReleaseError::NoSigningKey { development: true, .. } => Some(
+            ReleaseError::NoSigningKey {
+                development: true, ..
+            } => Some(
                 "development keys are made only for manual builds; give a release key for \
                  scheduled and emergency releases"
                     .to_owned(),
@@ -129,20 +139,34 @@ impl Checked {
 /// Collects, parses and validates every source. Problems in the rules come back inside
 /// [`Checked`]; only a failure to read a source is an error here.
 pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
-    let collected: Vec<Collected> =
-        config.sources.par_iter().map(source::collect).collect::<Result<_, _>>()?;
+    let collected: Vec<Collected> = config
+        .sources
+        .par_iter()
+        .map(source::collect)
+        .collect::<Result<_, _>>()?;
     let parsed = collected
         .par_iter()
-        .flat_map_iter(|c| c.files.iter().map(move |(file, format)| (c.kind, file, *format)))
+        .flat_map_iter(|c| {
+            c.files
+                .iter()
+                .map(move |(file, format)| (c.kind, file, *format))
+        })
         .map(|(kind, file, format)| (kind, format.parse(file, kind)))
         .collect();
     let validated = validate::validate(parsed, Severity::Warning);
     tracing::info!(
         sources = collected.len(),
-        rules = validated.sets.values().map(|s| s.rules.len()).sum::<usize>(),
+        rules = validated
+            .sets
+            .values()
+            .map(|s| s.rules.len())
+            .sum::<usize>(),
         "checked"
     );
-    Ok(Checked { collected, validated })
+    Ok(Checked {
+        collected,
+        validated,
+    })
 }
 
 /// The release to cut, fixed before anything is written.
@@ -164,7 +188,10 @@ mod time_text {
     use chrono::{DateTime, Utc};
     use serde::Serializer;
 
-    pub fn serialize<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        time: &DateTime<Utc>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&crate::manifest::format_time(*time))
     }
 }
@@ -217,7 +244,12 @@ pub fn plan(
     bundles: &[Bundle],
     history: &History,
 ) -> Result<Plan, ReleaseError> {
-    if let Some(last) = history.chain.last().map(|(_, m)| m).filter(|m| m.created > request.at) {
+    if let Some(last) = history
+        .chain
+        .last()
+        .map(|(_, m)| m)
+        .filter(|m| m.created > request.at)
+    {
         return Err(ReleaseError::TimeOrder {
             at: manifest::format_time(request.at),
             previous: last.release.clone(),
@@ -265,13 +297,20 @@ fn source_records(collected: &[Collected]) -> Vec<SourceRecord> {
 
 /// The rules of the newest release in the history, from its bundles' indexes.
 pub fn previous_rules(output: &Path, history: &History) -> Result<diff::Rules, ReleaseError> {
-    let Some((entry, manifest)) = history.chain.last() else { return Ok(diff::Rules::new()) };
+    let Some((entry, manifest)) = history.chain.last() else {
+        return Ok(diff::Rules::new());
+    };
     let mut rules = diff::Rules::new();
     for bundle in &manifest.bundles {
         let path = output.join(&entry.id).join(&bundle.file);
-        let bytes = std::fs::read(&path)
-            .map_err(|source| ReleaseError::ReadPrevious { release: entry.id.clone(), source })?;
-        rules.insert(bundle.kind, package::read_index(&bundle.file, &bytes)?.rules);
+        let bytes = std::fs::read(&path).map_err(|source| ReleaseError::ReadPrevious {
+            release: entry.id.clone(),
+            source,
+        })?;
+        rules.insert(
+            bundle.kind,
+            package::read_index(&bundle.file, &bytes)?.rules,
+        );
     }
     Ok(rules)
 }
@@ -303,7 +342,14 @@ pub fn cut(
     let key = signing_key(config, request)?;
     tracing::info!(key_id = %key.key_id(), release = %plan.release, "signing");
     let (files, manifest_digest) = release_files(config, &plan, bundles, &key)?;
-    let latest = latest_files(config, &plan.release, plan.sequence, manifest_digest, request.at, &key)?;
+    let latest = latest_files(
+        config,
+        &plan.release,
+        plan.sequence,
+        manifest_digest,
+        request.at,
+        &key,
+    )?;
     let mut ledger = history.ledger();
     ledger.releases.push(ledger::Entry {
         created: manifest::format_time(plan.created),
@@ -313,12 +359,22 @@ pub fn cut(
         trigger: plan.trigger.clone(),
         year_sequence: plan.year_sequence,
     });
-    let mut ledger_bytes = serde_json::to_vec_pretty(&ledger).expect("a ledger always converts to JSON");
+    let mut ledger_bytes =
+        serde_json::to_vec_pretty(&ledger).expect("a ledger always converts to JSON");
     ledger_bytes.push(b'\n');
-    let publication = Publication { files: &files, id: &plan.release, ledger: &ledger_bytes, pointers: &latest };
+    let publication = Publication {
+        files: &files,
+        id: &plan.release,
+        ledger: &ledger_bytes,
+        pointers: &latest,
+    };
     let path = publish::publish(&request.output, &publication, lock, checkpoint)?;
     tracing::info!(release = %plan.release, path = %path.display(), "published");
-    Ok(Cut { key_id: key.key_id().to_string(), path, plan })
+    Ok(Cut {
+        key_id: key.key_id().to_string(),
+        path,
+        plan,
+    })
 }
 
 /// Every file of the release folder, signed, and the manifest's digest.
@@ -327,16 +383,19 @@ fn release_files(
     plan: &Plan,
     bundles: &[Bundle],
     key: &SigningKey,
-) -> Result<(Vec<(String, Vec<u8>)>, crate::digest::Sha256), ReleaseError> {
+) -> Result<(Vec<NamedFile>, crate::digest::Sha256), ReleaseError> {
     let signed = |file: &str| SignedFile {
         file: file.to_owned(),
         product: config.product.clone(),
         release: plan.release.clone(),
         sequence: plan.sequence,
     };
-    let sign_file = |name: &str, bytes: &[u8]| -> Result<(String, Vec<u8>), ReleaseError> {
+    let sign_file = |name: &str, bytes: &[u8]| -> Result<NamedFile, ReleaseError> {
         let comment = TrustedComment::new(signed(name).to_comment())?;
-        Ok((format!("{name}.sig"), sign::sign_detached(key, bytes, &comment).into_bytes()))
+        Ok((
+            format!("{name}.sig"),
+            sign::sign_detached(key, bytes, &comment).into_bytes(),
+        ))
     };
     let mut files = Vec::new();
     for bundle in bundles {
@@ -349,12 +408,22 @@ fn release_files(
     let manifest_digest = sha256(&manifest_bytes);
     files.push(sign_file(manifest::MANIFEST_NAME, &manifest_bytes)?);
     files.push((manifest::MANIFEST_NAME.to_owned(), manifest_bytes));
-    let rendered = notes::render(&notes_of(config, plan, &manifest), config.templates.as_deref())?;
-    files.push((notes::MARKDOWN_NAME.to_owned(), rendered.markdown.into_bytes()));
+    let rendered = notes::render(
+        &notes_of(config, plan, &manifest),
+        config.templates.as_deref(),
+    )?;
+    files.push((
+        notes::MARKDOWN_NAME.to_owned(),
+        rendered.markdown.into_bytes(),
+    ));
     files.push((notes::JSON_NAME.to_owned(), rendered.json.into_bytes()));
-    let listed: Vec<(String, crate::digest::Sha256)> = files.iter().map(|(n, b)| (n.clone(), sha256(b))).collect();
+    let listed: Vec<(String, crate::digest::Sha256)> =
+        files.iter().map(|(n, b)| (n.clone(), sha256(b))).collect();
     let checksums = manifest::checksums(&listed);
-    files.push((format!("{}.sig", manifest::CHECKSUMS_NAME), sign::sign_embedded(key, &checksums).into_bytes()));
+    files.push((
+        format!("{}.sig", manifest::CHECKSUMS_NAME),
+        sign::sign_embedded(key, &checksums).into_bytes(),
+    ));
     files.push((manifest::CHECKSUMS_NAME.to_owned(), checksums.into_bytes()));
     Ok((files, manifest_digest))
 }
@@ -365,7 +434,9 @@ fn manifest_of(config: &Config, plan: &Plan, bundles: &[Bundle], key: &SigningKe
         .map(|b| BundleRecord {
             file: b.file_name(),
             kind: b.kind,
-            min_agent_version: highest_version(b.rules.iter().map(|r| r.min_agent_version.as_deref())),
+            min_agent_version: highest_version(
+                b.rules.iter().map(|r| r.min_agent_version.as_deref()),
+            ),
             rules: b.counts.clone(),
             sha256: b.sha256,
             size: b.bytes.len() as u64,
@@ -384,16 +455,24 @@ fn manifest_of(config: &Config, plan: &Plan, bundles: &[Bundle], key: &SigningKe
         min_agent_version: highest_version(all_rules().map(|r| r.min_agent_version.as_deref())),
         min_manager_version: highest_version(all_rules().map(|r| r.min_manager_version.as_deref())),
         product: config.product.clone(),
-        signing: manifest::Signing { development: config.signing.development, key_id: key.key_id().to_string() },
+        signing: manifest::Signing {
+            development: config.signing.development,
+            key_id: key.key_id().to_string(),
+        },
         sources: plan.sources.clone(),
-        tool: manifest::Tool { name: "rulecut".into(), version: env!("CARGO_PKG_VERSION").into() },
+        tool: manifest::Tool {
+            name: "rulecut".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
         year_sequence: plan.year_sequence,
     }
 }
 
 /// The highest of some versions, each already checked by its parser.
 fn highest_version<'a>(versions: impl Iterator<Item = Option<&'a str>>) -> Option<String> {
-    let parsed = versions.flatten().filter_map(|v| v.parse::<AgentVersion>().ok());
+    let parsed = versions
+        .flatten()
+        .filter_map(|v| v.parse::<AgentVersion>().ok());
     parsed.max().map(|v| v.to_string())
 }
 
@@ -433,7 +512,7 @@ pub fn latest_files(
     manifest_sha256: crate::digest::Sha256,
     issued: DateTime<Utc>,
     key: &SigningKey,
-) -> Result<Vec<(String, Vec<u8>)>, ReleaseError> {
+) -> Result<Vec<NamedFile>, ReleaseError> {
     let latest = Latest {
         expires: issued + LATEST_VALIDITY,
         format: manifest::FORMAT,
@@ -453,7 +532,10 @@ pub fn latest_files(
     let signature = sign::sign_detached(key, &bytes, &TrustedComment::new(signed.to_comment())?);
     Ok(vec![
         (manifest::LATEST_NAME.to_owned(), bytes),
-        (format!("{}.sig", manifest::LATEST_NAME), signature.into_bytes()),
+        (
+            format!("{}.sig", manifest::LATEST_NAME),
+            signature.into_bytes(),
+        ),
     ])
 }
 
@@ -461,7 +543,11 @@ pub fn latest_files(
 /// development key is created only where `release.yaml` asks for one, and only for a manual
 /// build.
 pub fn signing_key(config: &Config, request: &Request) -> Result<SigningKey, ReleaseError> {
-    let configured = config.signing.key.clone().unwrap_or_else(|| config.base.join("keys/development.key"));
+    let configured = config
+        .signing
+        .key
+        .clone()
+        .unwrap_or_else(|| config.base.join("keys/development.key"));
     let given = match &request.key {
         Some(KeyInput::Text(text)) => Some(SigningKey::from_text(text)?),
         Some(KeyInput::File(path)) => Some(SigningKey::load(path)?),
@@ -478,7 +564,10 @@ pub fn signing_key(config: &Config, request: &Request) -> Result<SigningKey, Rel
     }
     let manual = request.trigger == Trigger::Manual;
     if !config.signing.development || !manual {
-        return Err(ReleaseError::NoSigningKey { development: config.signing.development, path: configured });
+        return Err(ReleaseError::NoSigningKey {
+            development: config.signing.development,
+            path: configured,
+        });
     }
     let prefix = configured.with_extension("");
     let key_id = sign::keygen(&prefix, false)?;
