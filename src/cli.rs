@@ -10,7 +10,9 @@ use rulecut::config::{self, Config};
 use rulecut::manifest::Trigger;
 use rulecut::release::{self, KeyInput, ReleaseError, Request};
 use rulecut::rules::Diagnostic;
-use rulecut::{fleet, package, schedule, sign};
+use rulecut::{fleet, package, review, schedule, sign};
+
+mod history;
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -54,6 +56,8 @@ enum Command {
     Build(BuildArgs),
     /// Collect, parse and validate the sources, and list every problem
     Check,
+    /// Show what changed between two releases, or between a release and the sources now
+    Diff(history::DiffArgs),
     /// Check the readiness of relays and agents for a release, under the upgrade policy
     Fleet(FleetArgs),
     /// Make a signing key pair: PREFIX.key (secret, mode 0600), PREFIX.pub and PREFIX.pem
@@ -71,14 +75,16 @@ enum Command {
         #[arg(short, default_value_t = 5)]
         n: usize,
     },
+    /// Render a release's notes again, from its folder and the previous release's
+    Notes(history::NotesArgs),
 }
 
 #[derive(Args, Debug)]
 struct BuildArgs {
     /// The release time, RFC 3339 (default: SOURCE_DATE_EPOCH, else now)
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", conflicts_with = "plan")]
     at: Option<String>,
-    /// Print the plan and write nothing
+    /// Print the plan and write nothing; exit 1 if a guard refuses the release
     #[arg(long)]
     dry_run: bool,
     /// Cut an out-of-band release now; needs --reason
@@ -87,9 +93,15 @@ struct BuildArgs {
     /// Print the plan as JSON (with --dry-run)
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    guards: history::GuardArgs,
     /// The output folder (default: `output` in release.yaml)
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Cut the release a `--dry-run --json` plan describes, at its time and with its
+    /// overrides, only if every input still matches it
+    #[arg(long, value_name = "PLAN", conflicts_with = "dry_run")]
+    plan: Option<PathBuf>,
     /// Why this emergency release is cut
     #[arg(long, value_name = "TEXT", requires = "emergency")]
     reason: Option<String>,
@@ -122,7 +134,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(code: u8, error: anyhow::Error) -> Failure {
+    pub fn new(code: u8, error: anyhow::Error) -> Failure {
         Failure {
             code,
             error: Some(error),
@@ -144,6 +156,8 @@ impl From<ReleaseError> for Failure {
             ReleaseError::Invalid(diagnostics) => {
                 diagnostics.iter().map(Diagnostic::to_string).collect()
             }
+            ReleaseError::Guarded(violations) => violations.iter().map(|v| v.to_string()).collect(),
+            ReleaseError::Review(mismatch) => mismatch.differences.clone(),
             _ => Vec::new(),
         };
         Failure {
@@ -168,13 +182,15 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Build(args) => build(&cli.config, args),
         Command::Check => check(&cli.config),
+        Command::Diff(args) => history::diff(&cli.config, args),
         Command::Fleet(args) => run_fleet(args),
         Command::Keygen { force, out } => keygen(&out, force),
         Command::Next { n } => next(&cli.config, n),
+        Command::Notes(args) => history::notes(&cli.config, args),
     }
 }
 
-fn load_config(path: &Path) -> Result<Config, Failure> {
+pub fn load_config(path: &Path) -> Result<Config, Failure> {
     config::load(path).map_err(|error| Failure::new(2, error.into()))
 }
 
@@ -201,17 +217,29 @@ fn build(config_path: &Path, args: BuildArgs) -> Result<u8, Failure> {
         Some(reason) if args.emergency => Trigger::Emergency { reason },
         _ => Trigger::Manual,
     };
+    let reviewed = args
+        .plan
+        .as_deref()
+        .map(review::read)
+        .transpose()
+        .map_err(|e| Failure::new(2, e.into()))?;
     let request = Request {
-        at: release_time(args.at.as_deref())?,
+        at: match &reviewed {
+            Some(reviewed) => reviewed.created,
+            None => release_time(args.at.as_deref())?,
+        },
         key: key_input()?,
         output: args.out.unwrap_or_else(|| config.output.clone()),
+        overrides: reviewed
+            .as_ref()
+            .map_or_else(|| args.guards.overrides(), |r| r.overrides.clone()),
         trigger,
         wait_for_lock: None,
     };
     if args.dry_run {
         return dry_run(&config, &request, args.json);
     }
-    let cut = release::build(&config, &request, &mut |_| Ok(()))?;
+    let cut = release::build_reviewed(&config, &request, reviewed.as_ref(), &mut |_| Ok(()))?;
     println!("{}", cut.path.display());
     Ok(0)
 }
@@ -225,8 +253,14 @@ fn dry_run(config: &Config, request: &Request, json: bool) -> Result<u8, Failure
             "{}",
             serde_json::to_string_pretty(&plan).context("cannot write the plan")?
         );
-        return Ok(0);
+    } else {
+        print_plan(&plan);
     }
+    release::refuse_guarded(&plan)?;
+    Ok(0)
+}
+
+fn print_plan(plan: &release::Plan) {
     println!(
         "release  {} (sequence {}, {} #{})",
         plan.release,
@@ -255,19 +289,14 @@ fn dry_run(config: &Config, request: &Request, json: bool) -> Result<u8, Failure
             revision.unwrap_or_default()
         );
     }
-    for (kind, changes) in &plan.changes.kinds {
-        let counts = (
-            changes.new.len(),
-            changes.updated.len(),
-            changes.removed.len(),
-            changes.total,
-        );
+    for (kind, c) in &plan.changes.kinds {
+        let (new, updated, removed) = (c.new.len(), c.updated.len(), c.removed.len());
+        let total = c.total;
         println!(
-            "changes  {kind}: {} new, {} updated, {} removed, {} in all",
-            counts.0, counts.1, counts.2, counts.3
+            "changes  {kind}: {new} new, {updated} updated, {removed} removed, {total} in all"
         );
     }
-    Ok(0)
+    history::print_guards(&plan.guards);
 }
 
 /// The release time: `--at`, else `SOURCE_DATE_EPOCH`, else now.

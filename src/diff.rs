@@ -7,10 +7,12 @@
 //! (detect to prevent), minimum agent version, and enabled or disabled.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::manifest::ChangeCounts;
 use crate::package::IndexedRule;
 use crate::rules::{Kind, Mode};
 
@@ -85,6 +87,62 @@ pub struct ChangeSet {
 impl ChangeSet {
     pub fn is_empty(&self) -> bool {
         self.kinds.values().all(KindChanges::is_empty)
+    }
+
+    /// How many rules of each kind are new, updated and removed, as manifests record it.
+    pub fn counts(&self) -> BTreeMap<Kind, ChangeCounts> {
+        let count = |c: &KindChanges| ChangeCounts {
+            new: c.new.len(),
+            removed: c.removed.len(),
+            updated: c.updated.len(),
+        };
+        self.kinds.iter().map(|(k, c)| (*k, count(c))).collect()
+    }
+
+    /// The changes as text for people: per kind a count line, then `+` for a new rule, `~`
+    /// for an updated one with the fields that changed, `-` for a removed one.
+    pub fn to_text(&self) -> String {
+        let mut text = String::new();
+        for (kind, c) in &self.kinds {
+            let (new, updated, removed) = (c.new.len(), c.updated.len(), c.removed.len());
+            let total = c.total;
+            let _ = writeln!(
+                text,
+                "{kind}: {new} new, {updated} updated, {removed} removed, {total} in all"
+            );
+            for rule in &c.new {
+                let _ = writeln!(text, "  + {} - {}", rule.id, rule.name);
+            }
+            for update in &c.updated {
+                let fields: Vec<String> = update.changes.iter().map(FieldChange::to_text).collect();
+                let detail = if fields.is_empty() {
+                    "content".to_owned()
+                } else {
+                    fields.join(", ")
+                };
+                let _ = writeln!(
+                    text,
+                    "  ~ {} - {}: {detail}",
+                    update.rule.id, update.rule.name
+                );
+            }
+            for rule in &c.removed {
+                let _ = writeln!(text, "  - {} - {}", rule.id, rule.name);
+            }
+        }
+        text
+    }
+}
+
+impl FieldChange {
+    /// `revision 2 -> 3`, with `none` for an absent value.
+    fn to_text(&self) -> String {
+        let show = |value: &Value| match value {
+            Value::Null => "none".to_owned(),
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        format!("{} {} -> {}", self.field, show(&self.from), show(&self.to))
     }
 }
 

@@ -15,18 +15,35 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::diff::Rules;
 use crate::digest::{Sha256, sha256};
 use crate::manifest::{MANIFEST_NAME, Manifest, Previous, Trigger};
+use crate::package::{self, IndexedRule, PackageError};
+use crate::rules::Kind;
 
 pub const LEDGER_NAME: &str = "releases.json";
 
 #[derive(Debug, Error)]
 pub enum LedgerError {
+    #[error("bundle `{}` does not match the digest its manifest records", path.display())]
+    BundleDigest { path: PathBuf },
+    #[error("`{}` is not a release manifest", path.display())]
+    ParseManifest {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("cannot read `{}`", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error("cannot read the rules index of `{}`", path.display())]
+    ReadIndex {
+        path: PathBuf,
+        #[source]
+        source: PackageError,
     },
 }
 
@@ -179,4 +196,49 @@ fn add(history: &mut History, name: String, manifest: Manifest, digest: Sha256) 
 /// The time of the newest release, if any.
 pub fn last_created(history: &History) -> Option<DateTime<Utc>> {
     history.chain.last().map(|(_, manifest)| manifest.created)
+}
+
+/// A release folder's manifest and the manifest's digest.
+pub fn read_release(folder: &Path) -> Result<(Manifest, Sha256), LedgerError> {
+    let path = folder.join(MANIFEST_NAME);
+    let bytes = std::fs::read(&path).map_err(|source| LedgerError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let manifest = serde_json::from_slice(&bytes)
+        .map_err(|source| LedgerError::ParseManifest { path, source })?;
+    Ok((manifest, sha256(&bytes)))
+}
+
+/// The rules of one kind in a release folder, from its bundle's index: empty where the release
+/// has no bundle of that kind. The bundle must match the digest its manifest records, so a
+/// bundle changed after the release cannot mislead a diff or a guard.
+pub fn read_rules(
+    folder: &Path,
+    manifest: &Manifest,
+    kind: Kind,
+) -> Result<Vec<IndexedRule>, LedgerError> {
+    let Some(bundle) = manifest.bundles.iter().find(|b| b.kind == kind) else {
+        return Ok(Vec::new());
+    };
+    let path = folder.join(&bundle.file);
+    let bytes = std::fs::read(&path).map_err(|source| LedgerError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    if sha256(&bytes) != bundle.sha256 {
+        return Err(LedgerError::BundleDigest { path });
+    }
+    let index = package::read_index(&bundle.file, &bytes)
+        .map_err(|source| LedgerError::ReadIndex { path, source })?;
+    Ok(index.rules)
+}
+
+/// The rules of every kind in a release folder.
+pub fn read_all_rules(folder: &Path, manifest: &Manifest) -> Result<Rules, LedgerError> {
+    let mut rules = Rules::new();
+    for bundle in &manifest.bundles {
+        rules.insert(bundle.kind, read_rules(folder, manifest, bundle.kind)?);
+    }
+    Ok(rules)
 }

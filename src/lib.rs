@@ -15,12 +15,14 @@ pub mod config;
 pub mod diff;
 pub mod digest;
 pub mod fleet;
+pub mod guard;
 pub mod ledger;
 pub mod manifest;
 pub mod notes;
 pub mod package;
 pub mod publish;
 pub mod release;
+pub mod review;
 pub mod rules;
 
 pub mod schedule;

@@ -8,6 +8,8 @@
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +93,16 @@ pub struct BundleRecord {
     pub size: u64,
 }
 
+/// How many rules of a kind a release added, updated and removed against the release before
+/// it. Recorded so that the guards can tell from the manifests alone which releases removed
+/// rules, and read only those releases' neighbours' bundle indexes.
+#[derive(Clone, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+pub struct ChangeCounts {
+    pub new: usize,
+    pub removed: usize,
+    pub updated: usize,
+}
+
 #[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct Tool {
     pub name: String,
@@ -109,6 +121,11 @@ pub struct Manifest {
     pub trigger: Trigger,
     pub previous: Option<Previous>,
     pub bundles: Vec<BundleRecord>,
+    /// The changes per kind against the previous release. `None` in manifests written before
+    /// rulecut recorded them, which readers must treat as "unknown", not "nothing changed".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<BTreeMap<Kind, ChangeCounts>>,
+    /// The guards whose refusal this release overrode, by name, such as `mass-removal`.
     pub guards_overridden: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_agent_version: Option<String>,
@@ -272,6 +289,7 @@ mod tests {
             },
             previous: None,
             bundles: Vec::new(),
+            changes: Some(BTreeMap::new()),
             guards_overridden: Vec::new(),
             min_agent_version: None,
             min_manager_version: None,

@@ -4,7 +4,14 @@
 //! `release-notes.json.j2` for machines. The defaults are built into the binary; a folder named
 //! by `notes.templates` in `release.yaml` overrides either. Both templates see the same
 //! [`Notes`] context, and the JSON one must render valid JSON.
+//!
+//! The context is made only of what a published release holds (its manifest and bundles, and
+//! those of the release before it) plus the subjects of the git commits between the two
+//! releases' source commits. So `rulecut notes` can rebuild it from the release folders alone
+//! ([`rebuild`]), and renders the same notes the build wrote, the commit subjects aside where
+//! the git repositories are not at hand.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use minijinja::syntax::SyntaxConfig;
@@ -13,8 +20,12 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::diff::ChangeSet;
-use crate::manifest::Trigger;
+use crate::config::{Origin, SourceConfig};
+use crate::diff::{self, ChangeSet};
+use crate::ledger::{self, LedgerError};
+use crate::manifest::{Manifest, SourceRecord, Trigger};
+use crate::source;
+use crate::version::AgentVersion;
 
 pub const MARKDOWN_NAME: &str = "RELEASE-NOTES.md";
 pub const JSON_NAME: &str = "release-notes.json";
@@ -33,6 +44,12 @@ const BUILT_IN: [(&str, &str); 2] = [
 
 #[derive(Debug, Error)]
 pub enum NotesError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("release `{release}` has no previous release folder beside it")]
+    NoPreviousFolder { release: String },
+    #[error("`{}` is not the release `{release}` names as its previous one: its manifest digest differs", path.display())]
+    PreviousMismatch { path: PathBuf, release: String },
     #[error("template `{template}` does not render valid JSON")]
     InvalidJson {
         template: String,
@@ -53,13 +70,25 @@ pub enum NotesError {
     },
 }
 
-/// A source as the notes show it: its revision, and the commit subjects since the previous
-/// release where it is a git source.
+impl NotesError {
+    /// 1 where a release folder was checked and rejected, 2 where the job could not be done.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            NotesError::PreviousMismatch { .. } => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// A source as the notes show it: its revision, the previous release's, and the commit
+/// subjects in between where it is a git source.
 #[derive(Clone, Debug, Serialize)]
 pub struct SourceNote {
     pub commits: Vec<String>,
     pub kind: String,
     pub name: String,
+    /// The source's revision in the previous release, where it was in it.
+    pub previous: Option<String>,
     pub revision: String,
 }
 
@@ -67,6 +96,8 @@ pub struct SourceNote {
 #[derive(Clone, Debug, Serialize)]
 pub struct Notes {
     pub created: String,
+    /// The guards whose refusal the release overrode, such as `mass-removal`.
+    pub guards_overridden: Vec<String>,
     pub kinds: ChangeSet,
     /// The highest minimum agent version the release's new rules need.
     pub min_agent_version: Option<String>,
@@ -76,6 +107,112 @@ pub struct Notes {
     pub sequence: u64,
     pub sources: Vec<SourceNote>,
     pub trigger: Trigger,
+}
+
+impl Notes {
+    /// The notes of a release: its manifest, the previous release's, its changes, and the
+    /// commit subjects of each git source since the previous release, by source name.
+    pub fn new(
+        manifest: &Manifest,
+        previous: Option<&Manifest>,
+        changes: ChangeSet,
+        commits: &BTreeMap<String, Vec<String>>,
+    ) -> Notes {
+        let new_rules = changes.kinds.values().flat_map(|c| c.new.iter());
+        let versions = new_rules.filter_map(|r| r.min_agent_version.as_deref());
+        let min_agent_version = versions
+            .filter_map(|v| v.parse::<AgentVersion>().ok())
+            .max();
+        let sources = manifest.sources.iter().map(|s| SourceNote {
+            commits: commits.get(&s.name).cloned().unwrap_or_default(),
+            kind: s.kind.to_string(),
+            name: s.name.clone(),
+            previous: previous
+                .and_then(|p| p.sources.iter().find(|old| old.name == s.name))
+                .map(revision_text),
+            revision: revision_text(s),
+        });
+        Notes {
+            created: crate::manifest::format_time(manifest.created),
+            guards_overridden: manifest.guards_overridden.clone(),
+            kinds: changes,
+            min_agent_version: min_agent_version.map(|v| v.to_string()),
+            previous: manifest.previous.as_ref().map(|p| p.release.clone()),
+            product: manifest.product.clone(),
+            release: manifest.release.clone(),
+            sequence: manifest.sequence,
+            sources: sources.collect(),
+            trigger: manifest.trigger.clone(),
+        }
+    }
+}
+
+fn revision_text(source: &SourceRecord) -> String {
+    match (&source.commit, &source.tree_sha256) {
+        (Some(commit), _) => format!("commit {commit}"),
+        (None, Some(tree)) => format!("tree {tree}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// The subjects of the commits each git source gained since the previous release, read from
+/// the repositories `sources` name. A source whose repository or commits cannot be read gets
+/// none, with a warning: the notes are still worth having.
+pub fn commits(
+    sources: &[SourceConfig],
+    manifest: &Manifest,
+    previous: Option<&Manifest>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut found = BTreeMap::new();
+    for record in &manifest.sources {
+        let earlier = previous.and_then(|p| p.sources.iter().find(|s| s.name == record.name));
+        let configured = sources.iter().find(|s| s.name == record.name);
+        let (Some(to), Some(from), Some(config)) = (
+            record.commit.as_deref(),
+            earlier.and_then(|e| e.commit.as_deref()),
+            configured,
+        ) else {
+            continue;
+        };
+        let Origin::Git { repo, path, .. } = &config.origin else {
+            continue;
+        };
+        match source::commits_since(repo, path, from, to) {
+            Ok(list) => {
+                found.insert(record.name.clone(), list);
+            }
+            Err(error) => tracing::warn!(source = %record.name, %error, "cannot list commits"),
+        }
+    }
+    found
+}
+
+/// The notes of a published release, rebuilt from its folder and the previous release's
+/// folder beside it, which must be the one its manifest names by digest.
+pub fn rebuild(folder: &Path, sources: &[SourceConfig]) -> Result<Notes, NotesError> {
+    let (manifest, _) = ledger::read_release(folder)?;
+    let new = ledger::read_all_rules(folder, &manifest)?;
+    let (previous, old) = match &manifest.previous {
+        None => (None, diff::Rules::new()),
+        Some(link) => {
+            let no_folder = || NotesError::NoPreviousFolder {
+                release: manifest.release.clone(),
+            };
+            let path = folder.parent().ok_or_else(no_folder)?.join(&link.release);
+            let (earlier, digest) = ledger::read_release(&path)?;
+            if digest != link.manifest_sha256 {
+                return Err(NotesError::PreviousMismatch {
+                    path,
+                    release: manifest.release.clone(),
+                });
+            }
+            let rules = ledger::read_all_rules(&path, &earlier)?;
+            (Some(earlier), rules)
+        }
+    };
+    let commits = commits(sources, &manifest, previous.as_ref());
+    let changes = diff::diff(&old, &new);
+    Ok(Notes::new(&manifest, previous.as_ref(), changes, &commits))
 }
 
 /// The rendered notes: Markdown and JSON.
@@ -174,6 +311,7 @@ mod tests {
         };
         Notes {
             created: "2026-12-01T09:00:00Z".into(),
+            guards_overridden: Vec::new(),
             kinds: ChangeSet {
                 kinds: BTreeMap::from([(Kind::LogInspection, changes)]),
             },

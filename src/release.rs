@@ -6,7 +6,7 @@
 //! loaded (only now, and only because a release is being cut), everything is signed, and the
 //! release is published atomically.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,13 +18,15 @@ use thiserror::Error;
 use crate::config::Config;
 use crate::diff::{self, ChangeSet};
 use crate::digest::sha256;
+use crate::guard::{self, Guard, Violation};
 use crate::ledger::{self, History, LedgerError};
 use crate::manifest::{
     self, BundleRecord, Latest, Manifest, Previous, SignedFile, SourceRecord, Trigger,
 };
-use crate::notes::{self, Notes, NotesError, SourceNote};
+use crate::notes::{self, Notes, NotesError};
 use crate::package::{self, Bundle, IndexedRule, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
+use crate::review::Reviewed;
 use crate::rules::{Diagnostic, Kind, Severity};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::{self, CollectError, Collected, Revision};
@@ -42,6 +44,8 @@ pub enum ReleaseError {
     Invalid(Vec<Diagnostic>),
     #[error("signing key `{}` differs from the key given in the environment", path.display())]
     KeyMismatch { path: PathBuf },
+    #[error("{} guard(s) refuse the release", .0.len())]
+    Guarded(Vec<Violation>),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("no signing key: `{}` does not exist", path.display())]
@@ -52,12 +56,8 @@ pub enum ReleaseError {
     Package(#[from] PackageError),
     #[error(transparent)]
     Publish(#[from] PublishError),
-    #[error("cannot read the previous release `{release}`")]
-    ReadPrevious {
-        release: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Review(#[from] crate::review::Mismatch),
     #[error(transparent)]
     Sign(#[from] SignError),
     #[error("release time {at} is before the previous release `{previous}` at {previous_at}")]
@@ -72,7 +72,10 @@ impl ReleaseError {
     /// 1 where the inputs were checked and rejected, 2 where the job could not be done.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ReleaseError::Invalid(_) | ReleaseError::TimeOrder { .. } => 1,
+            ReleaseError::Invalid(_)
+            | ReleaseError::Guarded(_)
+            | ReleaseError::Review(_)
+            | ReleaseError::TimeOrder { .. } => 1,
             _ => 2,
         }
     }
@@ -98,6 +101,7 @@ impl ReleaseError {
                  scheduled and emergency releases"
                     .to_owned(),
             ),
+            ReleaseError::Guarded(violations) => Some(guard::help(violations)),
             ReleaseError::Publish(error) => error.help(),
             ReleaseError::Sign(error) => error.help(),
             _ => None,
@@ -119,6 +123,8 @@ pub struct Request {
     pub at: DateTime<Utc>,
     pub key: Option<KeyInput>,
     pub output: PathBuf,
+    /// The guards whose refusal the caller overrides.
+    pub overrides: BTreeSet<Guard>,
     pub trigger: Trigger,
     /// How long to wait for another run's lock; `None` fails at once.
     pub wait_for_lock: Option<Duration>,
@@ -175,7 +181,11 @@ pub struct Plan {
     pub changes: ChangeSet,
     #[serde(with = "time_text")]
     pub created: DateTime<Utc>,
+    /// What the guards found, overridden or not.
+    pub guards: Vec<Violation>,
     pub output: PathBuf,
+    /// The guards whose refusal was overridden when the plan was made.
+    pub overrides: BTreeSet<Guard>,
     pub previous: Option<Previous>,
     pub release: String,
     pub sequence: u64,
@@ -193,6 +203,24 @@ mod time_text {
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&crate::manifest::format_time(*time))
+    }
+}
+
+impl Plan {
+    /// The violations no override covers: the release must not be cut while there are any.
+    pub fn refusals(&self) -> Vec<Violation> {
+        self.guards
+            .iter()
+            .filter(|v| !v.overridden)
+            .cloned()
+            .collect()
+    }
+
+    /// The names of the guards whose refusal was overridden, as the manifest records them.
+    pub fn guards_overridden(&self) -> Vec<String> {
+        let overridden = self.guards.iter().filter(|v| v.overridden);
+        let names: BTreeSet<&str> = overridden.map(|v| v.guard.name()).collect();
+        names.into_iter().map(str::to_owned).collect()
     }
 }
 
@@ -244,18 +272,7 @@ pub fn plan(
     bundles: &[Bundle],
     history: &History,
 ) -> Result<Plan, ReleaseError> {
-    if let Some(last) = history
-        .chain
-        .last()
-        .map(|(_, m)| m)
-        .filter(|m| m.created > request.at)
-    {
-        return Err(ReleaseError::TimeOrder {
-            at: manifest::format_time(request.at),
-            previous: last.release.clone(),
-            previous_at: manifest::format_time(last.created),
-        });
-    }
+    check_time_order(request, history)?;
     let (sequence, mut year_sequence) = history.next_numbers(request.at.year());
     let mut release = config.release.id.format(request.at.year(), year_sequence);
     while history.folders.contains(&release) {
@@ -264,10 +281,14 @@ pub fn plan(
     }
     let new: diff::Rules = bundles.iter().map(|b| (b.kind, b.rules.clone())).collect();
     let old = previous_rules(&request.output, history)?;
+    let changes = diff::diff(&old, &new);
+    let guards = check_guards(config, request, history, (&old, &new), &changes)?;
     Ok(Plan {
-        changes: diff::diff(&old, &new),
+        changes,
         created: request.at,
+        guards,
         output: request.output.clone(),
+        overrides: request.overrides.clone(),
         previous: history.last().map(ledger::Entry::as_previous),
         release,
         sequence,
@@ -275,6 +296,43 @@ pub fn plan(
         trigger: request.trigger.clone(),
         year_sequence,
     })
+}
+
+/// Refuses a release time before the previous release's.
+fn check_time_order(request: &Request, history: &History) -> Result<(), ReleaseError> {
+    let last = history.chain.last().map(|(_, m)| m);
+    match last.filter(|m| m.created > request.at) {
+        Some(last) => Err(ReleaseError::TimeOrder {
+            at: manifest::format_time(request.at),
+            previous: last.release.clone(),
+            previous_at: manifest::format_time(last.created),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Runs the guards, reading the history's bundle indexes they ask for.
+fn check_guards(
+    config: &Config,
+    request: &Request,
+    history: &History,
+    (old, new): (&diff::Rules, &diff::Rules),
+    changes: &ChangeSet,
+) -> Result<Vec<Violation>, ReleaseError> {
+    let input = guard::Input {
+        changes,
+        history: &history.chain,
+        max_removed_share: config.guards.max_removed_share,
+        new,
+        old,
+        overrides: &request.overrides,
+    };
+    let mut load = |position: usize, kind: Kind| {
+        let (entry, manifest) = &history.chain[position];
+        tracing::debug!(release = %entry.id, %kind, "reading a rules index for the guards");
+        ledger::read_rules(&request.output.join(&entry.id), manifest, kind)
+    };
+    Ok(guard::check(&input, &mut load)?)
 }
 
 fn source_records(collected: &[Collected]) -> Vec<SourceRecord> {
@@ -300,19 +358,7 @@ pub fn previous_rules(output: &Path, history: &History) -> Result<diff::Rules, R
     let Some((entry, manifest)) = history.chain.last() else {
         return Ok(diff::Rules::new());
     };
-    let mut rules = diff::Rules::new();
-    for bundle in &manifest.bundles {
-        let path = output.join(&entry.id).join(&bundle.file);
-        let bytes = std::fs::read(&path).map_err(|source| ReleaseError::ReadPrevious {
-            release: entry.id.clone(),
-            source,
-        })?;
-        rules.insert(
-            bundle.kind,
-            package::read_index(&bundle.file, &bytes)?.rules,
-        );
-    }
-    Ok(rules)
+    Ok(ledger::read_all_rules(&output.join(&entry.id), manifest)?)
 }
 
 /// Cuts a release: checks, packages, plans, signs and publishes.
@@ -321,12 +367,37 @@ pub fn build(
     request: &Request,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Cut, ReleaseError> {
+    build_reviewed(config, request, None, checkpoint)
+}
+
+/// Cuts a release as [`build`] does, and, given a plan reviewed from a dry run, only if the
+/// release about to be cut is still the one that plan describes.
+pub fn build_reviewed(
+    config: &Config,
+    request: &Request,
+    reviewed: Option<&Reviewed>,
+    checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
+) -> Result<Cut, ReleaseError> {
     let (checked, bundles) = prepare(config)?;
     let lock = OutputLock::acquire(&request.output, request.wait_for_lock)?;
     publish::clean_staging(&request.output, &lock)?;
     let history = ledger::read(&request.output)?;
     let plan = plan(config, request, &checked, &bundles, &history)?;
+    if let Some(reviewed) = reviewed {
+        reviewed.matches(&plan)?;
+    }
+    refuse_guarded(&plan)?;
     cut(config, request, plan, &bundles, &history, &lock, checkpoint)
+}
+
+/// Refuses a plan that a guard refuses and no override covers.
+pub fn refuse_guarded(plan: &Plan) -> Result<(), ReleaseError> {
+    let refusals = plan.refusals();
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(ReleaseError::Guarded(refusals))
+    }
 }
 
 /// Signs and publishes a planned release. Call with the output folder's lock held.
@@ -341,7 +412,7 @@ pub fn cut(
 ) -> Result<Cut, ReleaseError> {
     let key = signing_key(config, request)?;
     tracing::info!(key_id = %key.key_id(), release = %plan.release, "signing");
-    let (files, manifest_digest) = release_files(config, &plan, bundles, &key)?;
+    let (files, manifest_digest) = release_files(config, &plan, bundles, history, &key)?;
     let latest = latest_files(
         config,
         &plan.release,
@@ -382,6 +453,7 @@ fn release_files(
     config: &Config,
     plan: &Plan,
     bundles: &[Bundle],
+    history: &History,
     key: &SigningKey,
 ) -> Result<(Vec<NamedFile>, crate::digest::Sha256), ReleaseError> {
     let signed = |file: &str| SignedFile {
@@ -408,15 +480,7 @@ fn release_files(
     let manifest_digest = sha256(&manifest_bytes);
     files.push(sign_file(manifest::MANIFEST_NAME, &manifest_bytes)?);
     files.push((manifest::MANIFEST_NAME.to_owned(), manifest_bytes));
-    let rendered = notes::render(
-        &notes_of(config, plan, &manifest),
-        config.templates.as_deref(),
-    )?;
-    files.push((
-        notes::MARKDOWN_NAME.to_owned(),
-        rendered.markdown.into_bytes(),
-    ));
-    files.push((notes::JSON_NAME.to_owned(), rendered.json.into_bytes()));
+    files.extend(notes_files(config, plan, &manifest, history)?);
     let listed: Vec<(String, crate::digest::Sha256)> =
         files.iter().map(|(n, b)| (n.clone(), sha256(b))).collect();
     let checksums = manifest::checksums(&listed);
@@ -426,6 +490,26 @@ fn release_files(
     ));
     files.push((manifest::CHECKSUMS_NAME.to_owned(), checksums.into_bytes()));
     Ok((files, manifest_digest))
+}
+
+/// The release notes, Markdown and JSON, made as `rulecut notes` remakes them.
+fn notes_files(
+    config: &Config,
+    plan: &Plan,
+    manifest: &Manifest,
+    history: &History,
+) -> Result<[NamedFile; 2], ReleaseError> {
+    let previous = history.chain.last().map(|(_, manifest)| manifest);
+    let commits = notes::commits(&config.sources, manifest, previous);
+    let notes = Notes::new(manifest, previous, plan.changes.clone(), &commits);
+    let rendered = notes::render(&notes, config.templates.as_deref())?;
+    Ok([
+        (
+            notes::MARKDOWN_NAME.to_owned(),
+            rendered.markdown.into_bytes(),
+        ),
+        (notes::JSON_NAME.to_owned(), rendered.json.into_bytes()),
+    ])
 }
 
 fn manifest_of(config: &Config, plan: &Plan, bundles: &[Bundle], key: &SigningKey) -> Manifest {
@@ -451,7 +535,8 @@ fn manifest_of(config: &Config, plan: &Plan, bundles: &[Bundle], key: &SigningKe
         trigger: plan.trigger.clone(),
         previous: plan.previous.clone(),
         bundles: bundle_records,
-        guards_overridden: Vec::new(),
+        changes: Some(plan.changes.counts()),
+        guards_overridden: plan.guards_overridden(),
         min_agent_version: highest_version(all_rules().map(|r| r.min_agent_version.as_deref())),
         min_manager_version: highest_version(all_rules().map(|r| r.min_manager_version.as_deref())),
         product: config.product.clone(),
@@ -474,34 +559,6 @@ fn highest_version<'a>(versions: impl Iterator<Item = Option<&'a str>>) -> Optio
         .flatten()
         .filter_map(|v| v.parse::<AgentVersion>().ok());
     parsed.max().map(|v| v.to_string())
-}
-
-fn notes_of(config: &Config, plan: &Plan, manifest: &Manifest) -> Notes {
-    let new_rules = plan.changes.kinds.values().flat_map(|c| c.new.iter());
-    Notes {
-        created: manifest::format_time(plan.created),
-        kinds: plan.changes.clone(),
-        min_agent_version: highest_version(new_rules.map(|r| r.min_agent_version.as_deref())),
-        previous: plan.previous.as_ref().map(|p| p.release.clone()),
-        product: config.product.clone(),
-        release: plan.release.clone(),
-        sequence: plan.sequence,
-        sources: manifest
-            .sources
-            .iter()
-            .map(|s| SourceNote {
-                commits: Vec::new(),
-                kind: s.kind.to_string(),
-                name: s.name.clone(),
-                revision: match (&s.commit, &s.tree_sha256) {
-                    (Some(commit), _) => format!("commit {commit}"),
-                    (None, Some(tree)) => format!("tree {tree}"),
-                    (None, None) => String::new(),
-                },
-            })
-            .collect(),
-        trigger: plan.trigger.clone(),
-    }
 }
 
 /// `latest.json` and its signature, naming the given release.

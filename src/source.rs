@@ -277,6 +277,60 @@ fn collect_git(
     Ok((files, commit.id().to_string()))
 }
 
+/// The most commits [`commits_since`] lists: release notes are not a git log.
+pub const MAX_COMMITS: usize = 100;
+
+/// The commits after `from` up to `to` that change anything under `path`, newest first, each
+/// as its first 12 hex digits and its subject. A fixed-length id rather than git's shortest
+/// unique one, so the same two commits give the same lines whatever else the repository holds.
+pub fn commits_since(
+    repo_path: &Path,
+    path: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<String>, CollectError> {
+    let repo = git2::Repository::open(repo_path).map_err(|e| CollectError::OpenRepository {
+        path: repo_path.to_owned(),
+        source: e,
+    })?;
+    let error = |e| CollectError::ReadGitObject {
+        path: format!("{from}..{to}"),
+        repo: repo_path.to_owned(),
+        source: e,
+    };
+    let mut walk = repo.revwalk().map_err(error)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+        .map_err(error)?;
+    walk.push(git2::Oid::from_str(to).map_err(error)?)
+        .map_err(error)?;
+    walk.hide(git2::Oid::from_str(from).map_err(error)?)
+        .map_err(error)?;
+    let trimmed = Path::new(path.trim_matches('/'));
+    let mut commits = Vec::new();
+    for oid in walk {
+        let commit = repo.find_commit(oid.map_err(error)?).map_err(error)?;
+        let parent = commit.parents().next();
+        if subtree(&commit, trimmed) != parent.and_then(|p| subtree(&p, trimmed)) {
+            let id = commit.id().to_string();
+            let subject = String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default());
+            commits.push(format!("{} {subject}", &id[..12]));
+        }
+        if commits.len() == MAX_COMMITS {
+            break;
+        }
+    }
+    Ok(commits)
+}
+
+/// The id of the tree under `path` in a commit, if it has one there.
+fn subtree(commit: &git2::Commit<'_>, path: &Path) -> Option<git2::Oid> {
+    let tree = commit.tree().ok()?;
+    if path.as_os_str().is_empty() {
+        return Some(tree.id());
+    }
+    tree.get_path(path).ok().map(|entry| entry.id())
+}
+
 fn join(folder: &str, file: &str) -> String {
     if folder.is_empty() {
         file.to_owned()
