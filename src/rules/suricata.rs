@@ -308,8 +308,13 @@ impl<'a> RuleReader<'a> {
                 return None;
             }
             if text[at..].starts_with(')') {
-                if !text[at + 1..].trim().is_empty() {
-                    self.error(at + 1, "unexpected text after the closing `)`");
+                let after = text[at + 1..].trim();
+                if !after.is_empty() {
+                    let after_at = text.len() - text[at + 1..].trim_start().len();
+                    self.error(
+                        after_at,
+                        format!("unexpected `{after}` after the closing `)`"),
+                    );
                     return None;
                 }
                 return Some(options);
@@ -324,48 +329,53 @@ impl<'a> RuleReader<'a> {
     fn option(&mut self, start: usize) -> Option<(RawOption, usize)> {
         let text = self.text;
         let Some(name_end) = text[start..].find([':', ';']).map(|end| start + end) else {
-            let body = text[start..].trim_end();
-            let body = body.strip_suffix(')').unwrap_or(body).trim_end();
-            self.error(start, format!("option `{body}` is not ended by `;`"));
+            self.not_ended(start);
             return None;
         };
         let name = text[start..name_end].trim_end();
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        {
-            let body = text[start..]
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim_end();
-            let message =
-                format!("unknown option syntax `{body}`: expected `name;` or `name:value;`");
-            self.error(start, message);
+        if !is_option_name(name) {
+            self.bad_syntax(start, name_end);
             return None;
         }
         let name_range = start..start + name.len();
-        if text[name_end..].starts_with(';') {
-            return Some((
-                RawOption {
-                    name: name_range,
-                    value: None,
-                },
-                name_end,
-            ));
-        }
-        let end = self.value_end(name, name_end + 1)?;
+        let end = if text[name_end..].starts_with(';') {
+            name_end
+        } else {
+            self.value_end(start, name, name_end + 1)?
+        };
+        let value = (end != name_end).then_some(name_end + 1..end);
         let option = RawOption {
             name: name_range,
-            value: Some(name_end + 1..end),
+            value,
         };
         Some((option, end))
     }
 
+    fn bad_syntax(&mut self, start: usize, name_end: usize) {
+        let body = self.text[start..]
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim_end();
+        if name_end == start {
+            self.error(start, "empty option: a `;` with no option before it");
+        } else {
+            let message =
+                format!("unknown option syntax `{body}`: expected `name;` or `name:value;`");
+            self.error(start, message);
+        }
+    }
+
+    /// Reports an option that runs to the end of the rule without its `;`.
+    fn not_ended(&mut self, start: usize) {
+        let body = self.text[start..].trim_end();
+        let body = body.strip_suffix(')').unwrap_or(body).trim_end();
+        self.error(start, format!("option `{body}` is not ended by `;`"));
+    }
+
     /// Finds the `;` that ends a value. Outside quotes that is the first `;` without a
     /// backslash before it, as in Suricata.
-    fn value_end(&mut self, name: &str, from: usize) -> Option<usize> {
+    fn value_end(&mut self, start: usize, name: &str, from: usize) -> Option<usize> {
         let text = self.text;
         let value = text[from..].trim_start();
         let quoted = value.strip_prefix('!').unwrap_or(value);
@@ -374,9 +384,7 @@ impl<'a> RuleReader<'a> {
         }
         let end = unescaped(text, from, ';');
         if end.is_none() {
-            let body = text[from..].trim_end();
-            let body = body.strip_suffix(')').unwrap_or(body).trim_end();
-            self.error(from, format!("option `{name}:{body}` is not ended by `;`"));
+            self.not_ended(start);
         }
         end
     }
@@ -429,6 +437,12 @@ impl<'a> RuleReader<'a> {
             None => self.error(open, format!("unterminated quote in option `{name}`")),
         }
     }
+}
+
+/// Option names are keywords such as `msg`, `http.uri`, `app-layer-event` or `ja3_hash`.
+fn is_option_name(name: &str) -> bool {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"_.-".contains(&b);
+    !name.is_empty() && name.bytes().all(allowed)
 }
 
 /// The offset of the first `wanted` from `from` on that no backslash escapes.
