@@ -130,72 +130,81 @@ fn sorted_files(folder: &Path, extension: &str) -> Vec<PathBuf> {
     paths
 }
 
-#[test]
-fn every_rule_read_from_et_open_loads_in_suricata() {
-    let Some(suricata) = find_suricata() else {
-        return;
-    };
-    let folder = manifest_dir().join("../shared/corpus/ips/et-open");
-    assert!(
-        folder.is_dir(),
-        "the rule corpus is missing: expected {}",
-        folder.display()
-    );
-
-    // Every rule, disabled ones uncommented, one a line: line N is ids[N - 1].
+/// Writes every rule read from a folder, disabled ones uncommented, one a line, and gives
+/// their ids: line N holds the rule `ids[N - 1]`.
+fn write_rules(folder: &Path, to: &Path) -> Vec<String> {
     let mut text = String::new();
     let mut ids = Vec::new();
-    for path in sorted_files(&folder, "rules") {
+    for path in sorted_files(folder, "rules") {
         for rule in suricata::parse(&rule_file(&path), Kind::IntrusionPrevention).rules {
             text.push_str(&rule.content);
             text.push('\n');
             ids.push(rule.id);
         }
     }
+    fs::write(to, text).expect("the rules are written");
+    ids
+}
+
+#[test]
+fn every_rule_read_from_et_open_loads_in_suricata() {
+    let Some(suricata) = find_suricata() else {
+        return;
+    };
+    let folder = manifest_dir().join("../shared/corpus/ips/et-open");
+    let missing = format!("the rule corpus is missing: expected {}", folder.display());
+    assert!(folder.is_dir(), "{missing}");
+
     let scratch = tempfile::tempdir().expect("a temporary folder");
     let all = scratch.path().join("all.rules");
-    fs::write(&all, text).expect("the joined rules are written");
+    let ids = write_rules(&folder, &all);
     let classification = folder.join("classification.config");
     let settings = [format!("classification-file={}", classification.display())];
     let verdict = judge(&suricata, &all, &settings);
 
+    let output = &verdict.output;
     let refused: BTreeSet<String> = verdict
         .failed_lines
         .iter()
-        .map(|line| ids[line - 1].clone())
+        .map(|n| ids[n - 1].clone())
         .collect();
     let known = known_differences();
     let unexplained: Vec<&String> = refused.difference(&known).collect();
     assert!(
         unexplained.is_empty(),
-        "Suricata refuses rules we read: {unexplained:?}\n{}",
-        verdict.output
+        "Suricata refuses rules we read: {unexplained:?}\n{output}"
     );
-    assert_eq!(
-        verdict.loaded + verdict.failed,
-        ids.len(),
-        "{}",
-        verdict.output
-    );
-    assert_eq!(verdict.failed, refused.len(), "{}", verdict.output);
-    let stale = known
+    assert_eq!(verdict.loaded + verdict.failed, ids.len(), "{output}");
+    assert_eq!(verdict.failed, refused.len(), "{output}");
+    let mut stale = known
         .iter()
         .filter(|id| ids.contains(id) && !refused.contains(*id));
-    assert_eq!(
-        stale.count(),
-        0,
-        "a listed ET rule now loads: remove it from the list"
+    assert!(
+        stale.next().is_none(),
+        "a listed ET rule now loads: take it off the list"
     );
 }
 
 /// The lines of a rule file a person would take for rules: not blank, not comments.
 fn rule_lines(bytes: &[u8]) -> usize {
     let text = String::from_utf8_lossy(bytes).replace("\\\n", "");
-    let rules = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'));
-    rules.count()
+    let lines = text.lines().map(str::trim);
+    lines
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .count()
+}
+
+/// Whether Suricata refuses a fixture, whether we do, and what Suricata said.
+fn both_verdicts(suricata: &Path, path: &Path) -> (bool, bool, String) {
+    let file = rule_file(path);
+    let parsed = suricata::parse(&file, Kind::IntrusionPrevention);
+    let we_refuse = parsed.diagnostics.iter().any(|d| d.is_error());
+    let verdict = judge(suricata, path, &[]);
+    // Suricata skips an indented rule without an error: loading fewer rules than the file
+    // shows is a refusal too.
+    let skipped = verdict.loaded < rule_lines(&file.bytes);
+    let it_refuses = !verdict.success || verdict.failed > 0 || skipped;
+    (it_refuses, we_refuse, verdict.output)
 }
 
 #[test]
@@ -207,25 +216,14 @@ fn every_broken_fixture_suricata_refuses_is_refused_by_us_too() {
     let mut missed = Vec::new();
     let mut stricter = BTreeSet::new();
     for path in sorted_files(&folder, "rules") {
-        let file = rule_file(&path);
-        let we_refuse = suricata::parse(&file, Kind::IntrusionPrevention)
-            .diagnostics
-            .iter()
-            .any(|d| d.is_error());
-        let verdict = judge(&suricata, &path, &[]);
-        // Suricata skips an indented rule without an error: loading fewer rules than the
-        // file shows is a refusal too.
-        let it_refuses =
-            !verdict.success || verdict.failed > 0 || verdict.loaded < rule_lines(&file.bytes);
-        let name = format!(
-            "suricata/{}",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-        );
-        match (it_refuses, we_refuse) {
-            (true, false) => missed.push(format!("{name}\n{}", verdict.output)),
-            (false, true) => {
+        let file_name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default();
+        let name = format!("suricata/{file_name}");
+        match both_verdicts(&suricata, &path) {
+            (true, false, output) => missed.push(format!("{name}\n{output}")),
+            (false, true, _) => {
                 stricter.insert(name);
             }
             _ => {}
@@ -236,9 +234,9 @@ fn every_broken_fixture_suricata_refuses_is_refused_by_us_too() {
         "Suricata refuses, rulecut accepts:\n{}",
         missed.join("\n")
     );
-    let listed: BTreeSet<String> = known_differences()
-        .into_iter()
-        .filter(|s| s.starts_with("suricata/"))
+    let known = known_differences().into_iter();
+    let listed: BTreeSet<String> = known
+        .filter(|subject| subject.starts_with("suricata/"))
         .collect();
     assert_eq!(
         stricter, listed,

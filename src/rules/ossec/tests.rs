@@ -1,3 +1,6 @@
+//! Unit tests for the OSSEC reader: rules, inherited groups, variables, the lenient XML it
+//! repairs, and each problem it reports at its line and column in the file.
+
 use serde_json::json;
 
 use super::*;

@@ -1,3 +1,6 @@
+//! Unit tests for the Suricata reader: what it reads from a rule, and each problem it
+//! reports, with its reason, at its line and column.
+
 use serde_json::json;
 
 use super::*;
