@@ -219,7 +219,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     })?;
     let base = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
+        // Joined onto nothing, relative paths stay as people wrote them in messages.
+        _ => PathBuf::new(),
     };
     check(raw, &display, base, path)
 }

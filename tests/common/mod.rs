@@ -28,7 +28,11 @@ impl Project {
         let prefix = dir.path().join("test-key");
         rulecut::sign::keygen(&prefix, false).expect("a key pair");
         let key = std::fs::read_to_string(prefix.with_extension("key")).expect("the key");
-        Project { dir, key, public_key: prefix.with_extension("pub") }
+        Project {
+            dir,
+            key,
+            public_key: prefix.with_extension("pub"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -48,8 +52,16 @@ impl Project {
 
     /// Builds a release at `at` and returns its folder.
     pub fn build(&self, at: &str) -> PathBuf {
-        let output = self.rulecut().args(["build", "--at", at]).output().expect("rulecut runs");
-        assert!(output.status.success(), "build failed: {}", String::from_utf8_lossy(&output.stderr));
+        let output = self
+            .rulecut()
+            .args(["build", "--at", at])
+            .output()
+            .expect("rulecut runs");
+        assert!(
+            output.status.success(),
+            "build failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let printed = String::from_utf8(output.stdout).expect("UTF-8");
         self.path().join(printed.trim())
     }
@@ -76,7 +88,12 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     for entry in walkdir::WalkDir::new(dir) {
         let entry = entry.expect("a readable tree");
         if entry.file_type().is_file() {
-            let relative = entry.path().strip_prefix(dir).expect("inside").to_string_lossy().into_owned();
+            let relative = entry
+                .path()
+                .strip_prefix(dir)
+                .expect("inside")
+                .to_string_lossy()
+                .into_owned();
             files.insert(relative, std::fs::read(entry.path()).expect("read"));
         }
     }
@@ -91,7 +108,10 @@ pub fn have(tool: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(std::env::var_os("CI").is_none(), "`{tool}` must be installed in CI: .ci/run installs it");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`{tool}` must be installed in CI: .ci/run installs it"
+        );
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "skipped: {tool} not installed");
     }
@@ -100,7 +120,11 @@ pub fn have(tool: &str) -> bool {
 
 /// Runs a command in `dir` and asserts that it succeeds.
 pub fn succeeds(dir: &Path, program: &str, args: &[&str]) {
-    let output = Command::new(program).args(args).current_dir(dir).output().expect("the tool runs");
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the tool runs");
     assert!(
         output.status.success(),
         "`{program} {}` failed: {}{}",
