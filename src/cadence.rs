@@ -130,16 +130,17 @@ fn cut_slot(
     };
     let (checked, bundles) = release::prepare(config)?;
     let plan = release::plan(config, &request, &checked, &bundles, history)?;
-    if plan.changes.is_empty() && config.release.skip_unchanged {
-        if let Some(last) = history.last() {
-            let key = release::signing_key(config, &request)?;
-            let latest = release::latest_files(config, &last.as_previous(), request.at, &key)?;
-            for (name, bytes) in &latest {
-                publish::write_atomic(&request.output.join(name), bytes)?;
-            }
-            tracing::info!(slot = %manifest::format_time(slot), "no rule changed: signed latest.json again");
-            return Ok(Outcome::Unchanged { slot });
+    let last = history
+        .last()
+        .filter(|_| plan.changes.is_empty() && config.release.skip_unchanged);
+    if let Some(last) = last {
+        let key = release::signing_key(config, &request)?;
+        let latest = release::latest_files(config, &last.as_previous(), request.at, &key)?;
+        for (name, bytes) in &latest {
+            publish::write_atomic(&request.output.join(name), bytes)?;
         }
+        tracing::info!(slot = %manifest::format_time(slot), "no rule changed: signed latest.json again");
+        return Ok(Outcome::Unchanged { slot });
     }
     let release = plan.release.clone();
     let cut = release::cut(config, &request, plan, &bundles, history, lock, &mut |_| {
