@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 use thiserror::Error;
 
 use crate::rules::yaml::describe_error;
-use crate::rules::{Format, Kind, Location};
+use crate::rules::{Format, Kind, Location, Severity};
 use crate::schedule::{self, Schedule, ScheduleError};
 
 /// The grace period when `release.grace` is absent.
@@ -48,6 +48,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// A folder of release-notes templates overriding the built-in ones.
     pub templates: Option<PathBuf>,
+    /// Whether a rule building on a rule the release does not hold is an error or a warning.
+    pub missing_references: Severity,
 }
 
 #[derive(Clone, Debug)]
@@ -152,6 +154,14 @@ struct RawConfig {
     #[serde(default)]
     signing: RawSigning,
     sources: Vec<RawSource>,
+    #[serde(default)]
+    validation: RawValidation,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValidation {
+    missing_references: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -253,6 +263,18 @@ fn check(raw: RawConfig, display: &str, base: PathBuf, path: &Path) -> Result<Co
         None => 0.05,
     };
     let sources = check_sources(raw.sources, display, &base)?;
+    let missing_references = match &raw.validation.missing_references {
+        None => Severity::Error,
+        Some(s) if s.value == "error" => Severity::Error,
+        Some(s) if s.value == "warning" => Severity::Warning,
+        Some(s) => {
+            let message = format!(
+                "`missing_references` is `{}`: allowed are `error` and `warning`",
+                s.value
+            );
+            return Err(invalid(at(&s.referenced), message));
+        }
+    };
     let grace = match &raw.release.grace {
         Some(grace) => schedule::parse_duration(&grace.value)
             .map_err(|e| invalid(at(&grace.referenced), e.to_string()))?,
@@ -296,6 +318,7 @@ fn check(raw: RawConfig, display: &str, base: PathBuf, path: &Path) -> Result<Co
         },
         sources,
         templates: raw.notes.templates.map(|t| base.join(t)),
+        missing_references,
         base,
     })
 }
@@ -373,6 +396,7 @@ mod tests {
         assert!(config.output.ends_with("dist"));
         assert_eq!(config.guards.max_removed_share, 0.05);
         assert!(config.release.schedule.is_none());
+        assert_eq!(config.missing_references, Severity::Error);
         assert_eq!(config.release.grace, TimeDelta::hours(48));
     }
 
@@ -441,6 +465,23 @@ mod tests {
         assert_eq!(
             config.release.schedule.expect("a schedule").crontab(),
             "0 9 * * 2"
+        );
+    }
+
+    #[test]
+    fn missing_references_are_an_error_or_a_warning() {
+        let text = format!("{MINIMAL}validation:\n  missing_references: warning\n");
+        assert_eq!(
+            load_text(&text).expect("valid").missing_references,
+            Severity::Warning
+        );
+        let text = format!("{MINIMAL}validation:\n  missing_references: ignore\n");
+        let error = load_text(&text).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                ":7:23: `missing_references` is `ignore`: allowed are `error` and `warning`"
+            ),
+            "{error}"
         );
     }
 

@@ -25,7 +25,7 @@ use crate::manifest::{
 use crate::notes::{self, Notes, NotesError, SourceNote};
 use crate::package::{self, Bundle, IndexedRule, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
-use crate::rules::{Diagnostic, Kind, Severity};
+use crate::rules::{Diagnostic, Kind};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::{self, CollectError, Collected, Revision};
 use crate::validate::{self, Validated};
@@ -156,7 +156,7 @@ pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
         })
         .map(|(kind, file, format)| (kind, format.parse(file, kind)))
         .collect();
-    let validated = validate::validate(parsed, Severity::Warning);
+    let validated = validate::validate(parsed, config.missing_references);
     tracing::info!(
         sources = collected.len(),
         rules = validated
