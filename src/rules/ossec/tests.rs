@@ -318,3 +318,22 @@ fn an_empty_description_only_warns() {
     );
     assert_eq!(parsed.rules[0].description, None);
 }
+
+#[test]
+fn a_variable_value_belongs_to_the_content_of_the_rules_that_use_it() {
+    let text = |value: &str| {
+        format!(
+            "<var name=\"FREQ\">{value}</var>\n<group name=\"a,\">\n  <rule id=\"1\" level=\"3\" \
+             frequency=\"$FREQ\">\n    <description>x</description>\n  </rule>\n  <rule id=\"2\" \
+             level=\"3\">\n    <description>y</description>\n  </rule>\n</group>\n"
+        )
+    };
+    let (six, eight) = (read(text("6").as_bytes()), read(text("8").as_bytes()));
+    assert!(
+        six.rules[0].content.ends_with("\nvariable freq: 6"),
+        "{}",
+        six.rules[0].content
+    );
+    assert_ne!(six.rules[0].content, eight.rules[0].content);
+    assert_eq!(six.rules[1].content, eight.rules[1].content);
+}
