@@ -176,7 +176,7 @@ pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
 #[derive(Debug, Serialize)]
 pub struct Plan {
     pub changes: ChangeSet,
-    #[serde(with = "time_text")]
+    #[serde(with = "manifest::rfc3339")]
     pub created: DateTime<Utc>,
     pub output: PathBuf,
     pub previous: Option<Previous>,
@@ -185,18 +185,6 @@ pub struct Plan {
     pub sources: Vec<SourceRecord>,
     pub trigger: Trigger,
     pub year_sequence: u32,
-}
-
-mod time_text {
-    use chrono::{DateTime, Utc};
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(
-        time: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&crate::manifest::format_time(*time))
-    }
 }
 
 /// A release that was cut.
