@@ -131,7 +131,7 @@ fn cut_slot(
         return Ok(Outcome::Unchanged { slot });
     }
     let release = plan.release.clone();
-    let cut = release::cut(config, &request, plan, &bundles, history, lock, &mut |_| {
+    let cut = release::cut(config, &request, plan, bundles, history, lock, &mut |_| {
         Ok(())
     })?;
     let path = crate::source::display_path(&cut.path);

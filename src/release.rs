@@ -317,7 +317,7 @@ pub fn build(
     publish::clean_staging(&request.output, &lock)?;
     let history = ledger::read(&request.output)?;
     let plan = plan(config, request, &checked, &bundles, &history)?;
-    cut(config, request, plan, &bundles, &history, &lock, checkpoint)
+    cut(config, request, plan, bundles, &history, &lock, checkpoint)
 }
 
 /// Signs and publishes a planned release. Call with the output folder's lock held.
@@ -325,7 +325,7 @@ pub fn cut(
     config: &Config,
     request: &Request,
     plan: Plan,
-    bundles: &[Bundle],
+    bundles: Vec<Bundle>,
     history: &History,
     lock: &OutputLock,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
@@ -370,7 +370,7 @@ pub fn cut(
 fn release_files(
     config: &Config,
     plan: &Plan,
-    bundles: &[Bundle],
+    bundles: Vec<Bundle>,
     key: &SigningKey,
 ) -> Result<(Vec<NamedFile>, crate::digest::Sha256), ReleaseError> {
     let signed = |file: &str| SignedFile {
@@ -386,13 +386,14 @@ fn release_files(
             sign::sign_detached(key, bytes, &comment).into_bytes(),
         ))
     };
+    let manifest = manifest_of(config, plan, &bundles, key);
     let mut files = Vec::new();
+    // Each bundle's bytes move into the list of files to write: held once, never copied.
     for bundle in bundles {
         let name = bundle.file_name();
         files.push(sign_file(&name, &bundle.bytes)?);
-        files.push((name, bundle.bytes.clone()));
+        files.push((name, bundle.bytes));
     }
-    let manifest = manifest_of(config, plan, bundles, key);
     let manifest_bytes = manifest.to_bytes();
     let manifest_digest = sha256(&manifest_bytes);
     files.push(sign_file(manifest::MANIFEST_NAME, &manifest_bytes)?);
