@@ -7,12 +7,17 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::TimeDelta;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use thiserror::Error;
 
 use crate::rules::yaml::describe_error;
-use crate::rules::{Format, Kind, Location};
+use crate::rules::{Format, Kind, Location, Severity};
+use crate::schedule::{self, Schedule, ScheduleError};
+
+/// The grace period when `release.grace` is absent.
+pub const DEFAULT_GRACE_HOURS: i64 = 48;
 
 /// The release id pattern used when `release.id` is absent.
 pub const DEFAULT_ID_PATTERN: &str = "RU{yy}-{seq}";
@@ -43,6 +48,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// A folder of release-notes templates overriding the built-in ones.
     pub templates: Option<PathBuf>,
+    /// Whether a rule building on a rule the release does not hold is an error or a warning.
+    pub missing_references: Severity,
 }
 
 #[derive(Clone, Debug)]
@@ -53,11 +60,11 @@ pub struct Guards {
 
 #[derive(Clone, Debug)]
 pub struct ReleaseSettings {
-    pub grace: Option<String>,
+    /// How late a missed slot may still be cut.
+    pub grace: TimeDelta,
     pub id: IdPattern,
-    pub schedule: Option<String>,
+    pub schedule: Option<Schedule>,
     pub skip_unchanged: bool,
-    pub timezone: String,
 }
 
 #[derive(Clone, Debug)]
@@ -147,6 +154,14 @@ struct RawConfig {
     #[serde(default)]
     signing: RawSigning,
     sources: Vec<RawSource>,
+    #[serde(default)]
+    validation: RawValidation,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValidation {
+    missing_references: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -164,11 +179,11 @@ struct RawNotes {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRelease {
-    grace: Option<String>,
+    grace: Option<Spanned<String>>,
     id: Option<Spanned<String>>,
-    schedule: Option<String>,
+    schedule: Option<Spanned<String>>,
     skip_unchanged: Option<bool>,
-    timezone: Option<String>,
+    timezone: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -214,7 +229,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     })?;
     let base = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
+        // Joined onto nothing, relative paths stay as people wrote them in messages.
+        _ => PathBuf::new(),
     };
     check(raw, &display, base, path)
 }
@@ -247,17 +263,54 @@ fn check(raw: RawConfig, display: &str, base: PathBuf, path: &Path) -> Result<Co
         None => 0.05,
     };
     let sources = check_sources(raw.sources, display, &base)?;
+    let missing_references = match &raw.validation.missing_references {
+        None => Severity::Error,
+        Some(s) if s.value == "error" => Severity::Error,
+        Some(s) if s.value == "warning" => Severity::Warning,
+        Some(s) => {
+            let message = format!(
+                "`missing_references` is `{}`: allowed are `error` and `warning`",
+                s.value
+            );
+            return Err(invalid(at(&s.referenced), message));
+        }
+    };
+    let grace = match &raw.release.grace {
+        Some(grace) => schedule::parse_duration(&grace.value)
+            .map_err(|e| invalid(at(&grace.referenced), e.to_string()))?,
+        None => TimeDelta::hours(DEFAULT_GRACE_HOURS),
+    };
+    let timezone = raw.release.timezone.as_ref();
+    let schedule = match (&raw.release.schedule, timezone) {
+        (Some(crontab), zone) => {
+            let zone_name = zone.map_or(schedule::DEFAULT_TIMEZONE, |z| z.value.as_str());
+            let parsed = Schedule::parse(&crontab.value, zone_name);
+            let span = match parsed {
+                Err(ScheduleError::UnknownTimezone { .. }) => {
+                    zone.map_or(&crontab.referenced, |z| &z.referenced)
+                }
+                _ => &crontab.referenced,
+            };
+            Some(parsed.map_err(|e| invalid(at(span), e.to_string()))?)
+        }
+        (None, Some(zone)) => {
+            return Err(invalid(
+                at(&zone.referenced),
+                "`timezone` needs a `schedule`".into(),
+            ));
+        }
+        (None, None) => None,
+    };
     Ok(Config {
         guards: Guards { max_removed_share },
         output: base.join(raw.output.as_deref().unwrap_or("dist")),
         path: path.to_owned(),
         product: raw.product.value,
         release: ReleaseSettings {
-            grace: raw.release.grace,
+            grace,
             id,
-            schedule: raw.release.schedule,
+            schedule,
             skip_unchanged: raw.release.skip_unchanged.unwrap_or(true),
-            timezone: raw.release.timezone.unwrap_or_else(|| "UTC".to_owned()),
         },
         signing: SigningSettings {
             development: raw.signing.development,
@@ -265,6 +318,7 @@ fn check(raw: RawConfig, display: &str, base: PathBuf, path: &Path) -> Result<Co
         },
         sources,
         templates: raw.notes.templates.map(|t| base.join(t)),
+        missing_references,
         base,
     })
 }
@@ -341,7 +395,9 @@ mod tests {
         assert!(!config.signing.development);
         assert!(config.output.ends_with("dist"));
         assert_eq!(config.guards.max_removed_share, 0.05);
-        assert_eq!(config.release.timezone, "UTC");
+        assert!(config.release.schedule.is_none());
+        assert_eq!(config.missing_references, Severity::Error);
+        assert_eq!(config.release.grace, TimeDelta::hours(48));
     }
 
     #[test]
@@ -387,6 +443,46 @@ mod tests {
             .to_string();
         assert!(error.contains(":7:22"), "{error}");
         assert!(error.contains("allowed is 0.0 to 1.0"), "{error}");
+    }
+
+    #[test]
+    fn schedules_and_grace_periods_are_checked_where_written() {
+        let text =
+            format!("{MINIMAL}release:\n  schedule: '0 9 * * TUE'\n  timezone: Mars/Olympus\n");
+        let error = load_text(&text).unwrap_err().to_string();
+        assert!(
+            error.contains(":8:13: unknown time zone `Mars/Olympus`"),
+            "{error}"
+        );
+        let text = format!("{MINIMAL}release:\n  schedule: '0 9 * * 8'\n");
+        let error = load_text(&text).unwrap_err().to_string();
+        assert!(error.contains(":7:13: day-of-week `8`"), "{error}");
+        let text = format!("{MINIMAL}release:\n  grace: two days\n");
+        assert!(load_text(&text).unwrap_err().to_string().contains(":7:10:"));
+        let text = format!("{MINIMAL}release:\n  schedule: '0 9 * * 2'\n  grace: 36h\n");
+        let config = load_text(&text).expect("valid");
+        assert_eq!(config.release.grace, TimeDelta::hours(36));
+        assert_eq!(
+            config.release.schedule.expect("a schedule").crontab(),
+            "0 9 * * 2"
+        );
+    }
+
+    #[test]
+    fn missing_references_are_an_error_or_a_warning() {
+        let text = format!("{MINIMAL}validation:\n  missing_references: warning\n");
+        assert_eq!(
+            load_text(&text).expect("valid").missing_references,
+            Severity::Warning
+        );
+        let text = format!("{MINIMAL}validation:\n  missing_references: ignore\n");
+        let error = load_text(&text).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                ":7:23: `missing_references` is `ignore`: allowed are `error` and `warning`"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::notes::{self, Notes, NotesError};
 use crate::package::{self, Bundle, IndexedRule, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
 use crate::review::Reviewed;
-use crate::rules::{Diagnostic, Kind, Severity};
+use crate::rules::{Diagnostic, Kind};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::{self, CollectError, Collected, Revision};
 use crate::validate::{self, Validated};
@@ -50,6 +50,8 @@ pub enum ReleaseError {
     Ledger(#[from] LedgerError),
     #[error("no signing key: `{}` does not exist", path.display())]
     NoSigningKey { development: bool, path: PathBuf },
+    #[error("`release.schedule` is not set, so no slot is ever due")]
+    NoSchedule,
     #[error(transparent)]
     Notes(#[from] NotesError),
     #[error(transparent)]
@@ -119,6 +121,7 @@ pub enum KeyInput {
 }
 
 /// What the caller asks for.
+#[derive(Clone)]
 pub struct Request {
     pub at: DateTime<Utc>,
     pub key: Option<KeyInput>,
@@ -159,7 +162,7 @@ pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
         })
         .map(|(kind, file, format)| (kind, format.parse(file, kind)))
         .collect();
-    let validated = validate::validate(parsed, Severity::Warning);
+    let validated = validate::validate(parsed, config.missing_references);
     tracing::info!(
         sources = collected.len(),
         rules = validated
@@ -179,7 +182,7 @@ pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
 #[derive(Debug, Serialize)]
 pub struct Plan {
     pub changes: ChangeSet,
-    #[serde(with = "time_text")]
+    #[serde(with = "manifest::rfc3339")]
     pub created: DateTime<Utc>,
     /// What the guards found, overridden or not.
     pub guards: Vec<Violation>,
@@ -192,18 +195,6 @@ pub struct Plan {
     pub sources: Vec<SourceRecord>,
     pub trigger: Trigger,
     pub year_sequence: u32,
-}
-
-mod time_text {
-    use chrono::{DateTime, Utc};
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(
-        time: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&crate::manifest::format_time(*time))
-    }
 }
 
 impl Plan {
@@ -387,7 +378,7 @@ pub fn build_reviewed(
         reviewed.matches(&plan)?;
     }
     refuse_guarded(&plan)?;
-    cut(config, request, plan, &bundles, &history, &lock, checkpoint)
+    cut(config, request, plan, bundles, &history, &lock, checkpoint)
 }
 
 /// Refuses a plan that a guard refuses and no override covers.
@@ -405,7 +396,7 @@ pub fn cut(
     config: &Config,
     request: &Request,
     plan: Plan,
-    bundles: &[Bundle],
+    bundles: Vec<Bundle>,
     history: &History,
     lock: &OutputLock,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
@@ -413,14 +404,12 @@ pub fn cut(
     let key = signing_key(config, request)?;
     tracing::info!(key_id = %key.key_id(), release = %plan.release, "signing");
     let (files, manifest_digest) = release_files(config, &plan, bundles, history, &key)?;
-    let latest = latest_files(
-        config,
-        &plan.release,
-        plan.sequence,
-        manifest_digest,
-        request.at,
-        &key,
-    )?;
+    let newest = Previous {
+        manifest_sha256: manifest_digest,
+        release: plan.release.clone(),
+        sequence: plan.sequence,
+    };
+    let latest = latest_files(config, &newest, request.at, &key)?;
     let mut ledger = history.ledger();
     ledger.releases.push(ledger::Entry {
         created: manifest::format_time(plan.created),
@@ -452,7 +441,7 @@ pub fn cut(
 fn release_files(
     config: &Config,
     plan: &Plan,
-    bundles: &[Bundle],
+    bundles: Vec<Bundle>,
     history: &History,
     key: &SigningKey,
 ) -> Result<(Vec<NamedFile>, crate::digest::Sha256), ReleaseError> {
@@ -469,13 +458,14 @@ fn release_files(
             sign::sign_detached(key, bytes, &comment).into_bytes(),
         ))
     };
+    let manifest = manifest_of(config, plan, &bundles, key);
     let mut files = Vec::new();
+    // Each bundle's bytes move into the list of files to write: held once, never copied.
     for bundle in bundles {
         let name = bundle.file_name();
         files.push(sign_file(&name, &bundle.bytes)?);
-        files.push((name, bundle.bytes.clone()));
+        files.push((name, bundle.bytes));
     }
-    let manifest = manifest_of(config, plan, bundles, key);
     let manifest_bytes = manifest.to_bytes();
     let manifest_digest = sha256(&manifest_bytes);
     files.push(sign_file(manifest::MANIFEST_NAME, &manifest_bytes)?);
@@ -561,30 +551,35 @@ fn highest_version<'a>(versions: impl Iterator<Item = Option<&'a str>>) -> Optio
     parsed.max().map(|v| v.to_string())
 }
 
-/// `latest.json` and its signature, naming the given release.
+/// `latest.json` and its signature, naming the given release. It expires at the next slot
+/// plus the grace period, or after [`LATEST_VALIDITY`] without a schedule, so an importer can
+/// tell a frozen feed from a quiet week.
 pub fn latest_files(
     config: &Config,
-    release: &str,
-    sequence: u64,
-    manifest_sha256: crate::digest::Sha256,
+    newest: &Previous,
     issued: DateTime<Utc>,
     key: &SigningKey,
 ) -> Result<Vec<NamedFile>, ReleaseError> {
+    let next_slot = config
+        .release
+        .schedule
+        .as_ref()
+        .and_then(|s| s.after(issued).next());
     let latest = Latest {
-        expires: issued + LATEST_VALIDITY,
+        expires: next_slot.map_or(issued + LATEST_VALIDITY, |slot| slot + config.release.grace),
         format: manifest::FORMAT,
         issued,
-        manifest_sha256,
+        manifest_sha256: newest.manifest_sha256,
         product: config.product.clone(),
-        release: release.to_owned(),
-        sequence,
+        release: newest.release.clone(),
+        sequence: newest.sequence,
     };
     let bytes = latest.to_bytes();
     let signed = SignedFile {
         file: manifest::LATEST_NAME.to_owned(),
         product: config.product.clone(),
-        release: release.to_owned(),
-        sequence,
+        release: newest.release.clone(),
+        sequence: newest.sequence,
     };
     let signature = sign::sign_detached(key, &bytes, &TrustedComment::new(signed.to_comment())?);
     Ok(vec![

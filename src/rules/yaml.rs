@@ -92,6 +92,11 @@ pub fn describe_error(error: &serde_saphyr::Error) -> (u32, u32, String) {
         Some(rest) => rest.split_once(": ").map_or(rest, |(_, message)| message),
         None => first,
     };
+    // The location is given apart; drop the copy some messages carry at their end.
+    let message = match message.rsplit_once(" at line ") {
+        Some((text, place)) if place.contains(", column ") => text,
+        _ => message,
+    };
     (line, column, message.to_owned())
 }
 
