@@ -402,3 +402,6 @@ pub fn help(refusals: &[Violation]) -> String {
         flags.join(" and ")
     )
 }
+
+#[cfg(test)]
+mod tests;
