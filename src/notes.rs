@@ -44,18 +44,21 @@ const BUILT_IN: [(&str, &str); 2] = [
 
 #[derive(Debug, Error)]
 pub enum NotesError {
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    #[error("release `{release}` has no previous release folder beside it")]
-    NoPreviousFolder { release: String },
-    #[error("`{}` is not the release `{release}` names as its previous one: its manifest digest differs", path.display())]
-    PreviousMismatch { path: PathBuf, release: String },
     #[error("template `{template}` does not render valid JSON")]
     InvalidJson {
         template: String,
         #[source]
         source: serde_json::Error,
     },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("release `{release}` has no previous release folder beside it")]
+    NoPreviousFolder { release: String },
+    #[error(
+        "`{}` is not the previous release `{release}` names: its manifest digest differs",
+        path.display()
+    )]
+    PreviousMismatch { path: PathBuf, release: String },
     #[error("cannot read template `{}`", path.display())]
     ReadTemplate {
         path: PathBuf,

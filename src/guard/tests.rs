@@ -35,6 +35,34 @@ fn rules(list: &[IndexedRule]) -> Rules {
     BTreeMap::from([(LI, list.to_vec())])
 }
 
+/// The manifest of release `R<sequence>`, with nothing in it that the guards do not read.
+fn manifest(sequence: u64, trigger: Trigger) -> Manifest {
+    Manifest {
+        format: 1,
+        release: format!("R{sequence}"),
+        sequence,
+        created: chrono::DateTime::UNIX_EPOCH,
+        trigger,
+        previous: None,
+        bundles: Vec::new(),
+        changes: None,
+        guards_overridden: Vec::new(),
+        min_agent_version: None,
+        min_manager_version: None,
+        product: "P".into(),
+        signing: Signing {
+            development: false,
+            key_id: "0".into(),
+        },
+        sources: Vec::new(),
+        tool: Tool {
+            name: "rulecut".into(),
+            version: "0".into(),
+        },
+        year_sequence: sequence as u32,
+    }
+}
+
 /// Releases one after another, as the guards see them: the chain and every release's rules.
 #[derive(Default)]
 struct Story {
@@ -47,38 +75,15 @@ impl Story {
         let new = rules(list);
         let old = self.rules.last().cloned().unwrap_or_default();
         let sequence = self.chain.len() as u64 + 1;
-        let id = format!("R{sequence}");
-        let manifest = Manifest {
-            format: 1,
-            release: id.clone(),
-            sequence,
-            created: chrono::DateTime::UNIX_EPOCH,
-            trigger: trigger.clone(),
-            previous: None,
-            bundles: Vec::new(),
-            changes: Some(diff::diff(&old, &new).counts()),
-            guards_overridden: Vec::new(),
-            min_agent_version: None,
-            min_manager_version: None,
-            product: "P".into(),
-            signing: Signing {
-                development: false,
-                key_id: "0".into(),
-            },
-            sources: Vec::new(),
-            tool: Tool {
-                name: "rulecut".into(),
-                version: "0".into(),
-            },
-            year_sequence: sequence as u32,
-        };
+        let mut manifest = manifest(sequence, trigger.clone());
+        manifest.changes = Some(diff::diff(&old, &new).counts());
         let entry = Entry {
             created: String::new(),
-            id,
+            id: manifest.release.clone(),
             manifest_sha256: sha256(b""),
             sequence,
             trigger,
-            year_sequence: sequence as u32,
+            year_sequence: manifest.year_sequence,
         };
         self.chain.push((entry, manifest));
         self.rules.push(new);
@@ -286,11 +291,7 @@ fn an_emergency_rule_removed_or_taken_back_is_refused() {
         .filter(|v| v.guard == Guard::EmergencyRollback)
         .collect();
     let ids: Vec<&str> = rollbacks.iter().filter_map(|v| v.rule.as_deref()).collect();
-    assert_eq!(
-        ids,
-        ["1", "2"],
-        "3 was not shipped by the emergency: {found:?}"
-    );
+    assert_eq!(ids, ["1", "2"], "3 was not shipped by the emergency");
     assert!(
         rollbacks[0]
             .message
@@ -303,11 +304,7 @@ fn an_emergency_rule_removed_or_taken_back_is_refused() {
         .filter(|v| v.guard == Guard::EmergencyRollback)
         .collect();
     assert_eq!(removed.len(), 2);
-    assert!(
-        removed[0].message.ends_with("and removed"),
-        "{}",
-        removed[0].message
-    );
+    assert!(removed[0].message.ends_with("and removed"), "{removed:?}");
 }
 
 #[test]
