@@ -79,6 +79,7 @@ enum Command {
         n: usize,
     },
     /// Render a release's notes again, from its folder and the previous release's
+    #[command(after_help = history::NOTES_CONTEXT)]
     Notes(history::NotesArgs),
     /// The CI entry point: cut the release of the latest slot at or before now, once
     ///

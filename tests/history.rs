@@ -10,9 +10,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::snapshot;
 use serde_json::Value;
 use tempfile::TempDir;
+
+use common::snapshot;
 
 const AT: [&str; 5] = [
     "2026-12-01T09:00:00Z",

@@ -1,6 +1,7 @@
 //! The commands about release history: `diff`, `notes`, and the guard overrides of `build`.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -12,6 +13,25 @@ use rulecut::guard::{Guard, Violation};
 use rulecut::{ledger, notes, release};
 
 use super::{Failure, load_config};
+
+/// What `rulecut notes --help` says the templates see.
+pub const NOTES_CONTEXT: &str = "\
+Templates see (minijinja; also all of it as `notes`):
+  product, release, sequence, created      the release, its global sequence and time
+  trigger.type (manual, scheduled, emergency, revert), trigger.slot, trigger.reason
+  previous                                 the previous release's id, if any
+  guards_overridden                        guard names, such as `mass-removal`
+  min_agent_version                        the highest minimum agent version of new rules
+  kinds.<kind>.new, .removed, .moved_to_prevent
+                                           rules: id, name, revision, severity, cves,
+                                           min_agent_version
+  kinds.<kind>.updated                     the same, and changes: field, from, to
+  kinds.<kind>.total                       the kind's rules after the release
+  sources: name, kind, revision, previous  and commits: `<12 hex digits> <subject>`
+
+The previous release must be in the folder beside RELEASE_DIR, as the manifest names it. With
+a release.yaml (-c), its `notes.templates` folder and git sources are used: commit subjects
+are read from the repositories, and left out where they cannot be.";
 
 /// The overrides of `build`, one per guard. Each lets one kind of refused change through and
 /// is recorded in the manifest's `guards_overridden`.
@@ -105,9 +125,9 @@ pub fn diff(config_path: &Path, args: DiffArgs) -> Result<u8, Failure> {
     let changes: ChangeSet = diff::diff(&old, &new);
     if args.json {
         let json = serde_json::to_string_pretty(&changes).context("cannot write the changes")?;
-        println!("{json}");
+        write_out(&format!("{json}\n"))?;
     } else {
-        print!("{}", changes.to_text());
+        write_out(&changes.to_text())?;
     }
     Ok(0)
 }
@@ -138,8 +158,23 @@ pub fn notes(config_path: &Path, args: NotesArgs) -> Result<u8, Failure> {
             }
         }
     };
-    print!("{text}");
+    write_out(&text)?;
     Ok(0)
+}
+
+/// Writes a command's product to stdout. A reader that stops early (`| head`) closes the pipe,
+/// which is no failure of ours: stop writing and succeed.
+fn write_out(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(e)
+            .context("cannot write to stdout")
+            .into()),
+        _ => Ok(()),
+    }
 }
 
 /// `release.yaml` where there is one: `notes` needs it only for the templates folder and the
