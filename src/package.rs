@@ -89,25 +89,26 @@ pub struct IndexedRule {
 }
 
 impl IndexedRule {
-    /// The index entry of a rule found in `file`.
-    pub fn new(rule: &Rule, file: &RuleFile) -> IndexedRule {
+    /// The index entry of a rule found in `file`. The rule's content is hashed and dropped:
+    /// the index needs only its digest.
+    pub fn new(rule: Rule, file: &RuleFile) -> IndexedRule {
         IndexedRule {
-            attack: rule.attack.clone(),
-            cves: rule.cves.clone(),
-            description: rule.description.clone(),
+            attack: rule.attack,
+            cves: rule.cves,
+            description: rule.description,
             digest: sha256(rule.content.as_bytes()),
             disabled: rule.disabled,
-            id: rule.id.clone(),
+            id: rule.id,
             line: rule.location.line,
-            metadata: rule.metadata.clone(),
-            min_agent_version: rule.min_agent_version.clone(),
-            min_manager_version: rule.min_manager_version.clone(),
+            metadata: rule.metadata,
+            min_agent_version: rule.min_agent_version,
+            min_manager_version: rule.min_manager_version,
             mode: rule.mode,
-            name: rule.name.clone(),
+            name: rule.name,
             path: file.entry.clone(),
             recommended: rule.recommended,
             revision: rule.revision,
-            severity: rule.severity.clone(),
+            severity: rule.severity,
             source: file.source.clone(),
         }
     }
@@ -253,7 +254,7 @@ mod tests {
             Location::new(&f.display, 1, 1),
             id.into(),
         );
-        IndexedRule::new(&rule, f)
+        IndexedRule::new(rule, f)
     }
 
     #[test]
