@@ -6,7 +6,7 @@
 //! loaded (only now, and only because a release is being cut), everything is signed, and the
 //! release is published atomically.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use crate::notes::{self, Notes, NotesError};
 use crate::package::{self, Bundle, IndexedRule, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
 use crate::review::Reviewed;
-use crate::rules::{Diagnostic, Kind};
+use crate::rules::{Diagnostic, Kind, RuleFile};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::{self, CollectError, Collected, Revision};
 use crate::validate::{self, Validated};
@@ -225,31 +225,36 @@ pub struct Cut {
 
 /// Checks and packages the sources: everything that needs no lock and writes nothing.
 pub fn prepare(config: &Config) -> Result<(Checked, Vec<Bundle>), ReleaseError> {
-    let checked = check(config)?;
+    let mut checked = check(config)?;
     if checked.validated.has_errors() {
         return Err(ReleaseError::Invalid(checked.validated.diagnostics));
     }
-    let bundles = package_all(&checked)?;
+    let bundles = package_all(&mut checked)?;
     Ok((checked, bundles))
 }
 
-fn package_all(checked: &Checked) -> Result<Vec<Bundle>, ReleaseError> {
-    let kinds: Vec<Kind> = checked.validated.sets.keys().copied().collect();
-    let bundles = kinds.par_iter().map(|kind| {
-        let files: Vec<&crate::rules::RuleFile> = checked
-            .collected
+/// Packages each kind's files and rules. The rules move into the bundles' indexes, so
+/// `checked` keeps its files and diagnostics but no longer its rule sets.
+fn package_all(checked: &mut Checked) -> Result<Vec<Bundle>, ReleaseError> {
+    let sets = std::mem::take(&mut checked.validated.sets);
+    let collected = &checked.collected;
+    let bundles = sets.into_par_iter().map(|(kind, set)| {
+        let files: Vec<&RuleFile> = collected
             .iter()
-            .filter(|c| c.kind == *kind)
+            .filter(|c| c.kind == kind)
             .flat_map(|c| c.files.iter().map(|(f, _)| f))
             .collect();
-        let by_entry: BTreeMap<&str, &crate::rules::RuleFile> =
+        let by_path: HashMap<&str, &RuleFile> =
             files.iter().map(|f| (f.display.as_str(), *f)).collect();
-        let rules = checked.validated.sets[kind]
+        let rules = set
             .rules
-            .iter()
-            .map(|rule| IndexedRule::new(rule, by_entry[rule.location.path.as_str()]))
+            .into_iter()
+            .map(|rule| {
+                let file = by_path[rule.location.path.as_str()];
+                IndexedRule::new(rule, file)
+            })
             .collect();
-        package::package(*kind, &files, rules)
+        package::package(kind, &files, rules)
     });
     Ok(bundles.collect::<Result<Vec<_>, _>>()?)
 }
