@@ -40,12 +40,12 @@ pub const LATEST_VALIDITY: chrono::TimeDelta = chrono::TimeDelta::days(14);
 pub enum ReleaseError {
     #[error(transparent)]
     Collect(#[from] CollectError),
+    #[error("{} guard(s) refuse the release", .0.len())]
+    Guarded(Vec<Violation>),
     #[error("{} problem(s) in the rules", .0.iter().filter(|d| d.is_error()).count())]
     Invalid(Vec<Diagnostic>),
     #[error("signing key `{}` differs from the key given in the environment", path.display())]
     KeyMismatch { path: PathBuf },
-    #[error("{} guard(s) refuse the release", .0.len())]
-    Guarded(Vec<Violation>),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("no signing key: `{}` does not exist", path.display())]
