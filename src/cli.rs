@@ -111,6 +111,10 @@ struct BuildArgs {
     /// Why this emergency release is cut
     #[arg(long, value_name = "TEXT", requires = "emergency")]
     reason: Option<String>,
+    /// After publishing, tag each git source's released commit with the release id
+    /// (an annotated tag); a tag of that name pointing elsewhere is an error, exit 2
+    #[arg(long)]
+    tag: bool,
 }
 
 #[derive(Args, Debug)]
@@ -162,6 +166,7 @@ impl From<ReleaseError> for Failure {
             ReleaseError::Invalid(diagnostics) => {
                 diagnostics.iter().map(Diagnostic::to_string).collect()
             }
+            ReleaseError::Tag { failures, .. } => failures.iter().map(error_line).collect(),
             _ => Vec::new(),
         };
         Failure {
@@ -228,14 +233,28 @@ fn build(config_path: &Path, args: BuildArgs) -> Result<u8, Failure> {
         wait_for_lock: None,
     };
     if args.dry_run {
-        return dry_run(&config, &request, args.json);
+        return dry_run(&config, &request, args.json, args.tag);
     }
     let cut = release::build(&config, &request, &mut |_| Ok(()))?;
     println!("{}", cut.path.display());
+    if args.tag {
+        release::tag(&config, &cut.plan)?;
+    }
     Ok(0)
 }
 
-fn dry_run(config: &Config, request: &Request, json: bool) -> Result<u8, Failure> {
+/// An error and its causes on one line each, as `main` prints the final error.
+fn error_line(error: &impl std::error::Error) -> String {
+    let mut text = format!("rulecut: error: {error}");
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(&format!("\n  caused by: {next}"));
+        cause = next.source();
+    }
+    text
+}
+
+fn dry_run(config: &Config, request: &Request, json: bool, tag: bool) -> Result<u8, Failure> {
     let (checked, bundles) = release::prepare(config)?;
     let history = rulecut::ledger::read(&request.output).map_err(ReleaseError::from)?;
     let plan = release::plan(config, request, &checked, &bundles, &history)?;
@@ -262,18 +281,7 @@ fn dry_run(config: &Config, request: &Request, json: bool) -> Result<u8, Failure
             .map_or("none", |p| p.release.as_str())
     );
     println!("output   {}", plan.output.join(&plan.release).display());
-    for source in &plan.sources {
-        let revision = source
-            .commit
-            .clone()
-            .or(source.tree_sha256.map(|t| format!("tree {t}")));
-        println!(
-            "source   {} ({}): {}",
-            source.name,
-            source.kind,
-            revision.unwrap_or_default()
-        );
-    }
+    print_sources(&plan, tag);
     for (kind, changes) in &plan.changes.kinds {
         let counts = (
             changes.new.len(),
@@ -287,6 +295,29 @@ fn dry_run(config: &Config, request: &Request, json: bool) -> Result<u8, Failure
         );
     }
     Ok(0)
+}
+
+/// The plan's sources: each one's commit or tree digest, its commits since the previous
+/// release, and the tag `--tag` would make.
+fn print_sources(plan: &release::Plan, tag: bool) {
+    for source in &plan.sources {
+        let revision = source
+            .commit
+            .clone()
+            .or(source.tree_sha256.map(|t| format!("tree {t}")));
+        println!(
+            "source   {} ({}): {}",
+            source.name,
+            source.kind,
+            revision.unwrap_or_default()
+        );
+        for line in plan.commits.get(&source.name).into_iter().flatten() {
+            println!("           - {line}");
+        }
+        if let (true, Some(commit)) = (tag, &source.commit) {
+            println!("tag      {} at {commit}", plan.release);
+        }
+    }
 }
 
 /// The release time: `--at`, else `SOURCE_DATE_EPOCH`, else now.

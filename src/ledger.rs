@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::digest::{Sha256, sha256};
 use crate::manifest::{MANIFEST_NAME, Manifest, Previous, Trigger};
+use crate::source::ReleasedCommit;
 
 pub const LEDGER_NAME: &str = "releases.json";
 
@@ -85,6 +86,19 @@ impl History {
             format: 1,
             releases: self.chain.iter().map(|(e, _)| e.clone()).collect(),
         }
+    }
+
+    /// The commit recorded for source `name` by the newest release that recorded one, and
+    /// that release's id: what the next release's notes count commits from, even where
+    /// releases in between left the source out.
+    pub fn released_commit(&self, name: &str) -> Option<ReleasedCommit<'_>> {
+        self.chain.iter().rev().find_map(|(entry, manifest)| {
+            let source = manifest.sources.iter().find(|s| s.name == name)?;
+            Some(ReleasedCommit {
+                commit: source.commit.as_deref()?,
+                release: &entry.id,
+            })
+        })
     }
 
     /// The next release's global sequence and its number within `year`.

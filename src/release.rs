@@ -27,7 +27,7 @@ use crate::package::{self, Bundle, IndexedRule, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
 use crate::rules::{Diagnostic, Kind};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
-use crate::source::{self, CollectError, Collected, Revision};
+use crate::source::{self, CollectError, Collected, Revision, TagError};
 use crate::validate::{self, Validated};
 use crate::version::AgentVersion;
 
@@ -62,6 +62,14 @@ pub enum ReleaseError {
     },
     #[error(transparent)]
     Sign(#[from] SignError),
+    #[error(
+        "release `{release}` is published and stands, but {} git source(s) could not be tagged",
+        failures.len()
+    )]
+    Tag {
+        failures: Vec<TagError>,
+        release: String,
+    },
     #[error("release time {at} is before the previous release `{previous}` at {previous_at}")]
     TimeOrder {
         at: String,
@@ -100,8 +108,10 @@ impl ReleaseError {
                  scheduled and emergency releases"
                     .to_owned(),
             ),
+            ReleaseError::Collect(error) => error.help(),
             ReleaseError::Publish(error) => error.help(),
             ReleaseError::Sign(error) => error.help(),
+            ReleaseError::Tag { failures, .. } => failures.iter().find_map(TagError::help),
             _ => None,
         }
     }
@@ -176,6 +186,8 @@ pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
 #[derive(Debug, Serialize)]
 pub struct Plan {
     pub changes: ChangeSet,
+    /// The notes' lines for each git source's commits since its previous release, by name.
+    pub commits: BTreeMap<String, Vec<String>>,
     #[serde(with = "time_text")]
     pub created: DateTime<Utc>,
     pub output: PathBuf,
@@ -267,8 +279,12 @@ pub fn plan(
     }
     let new: diff::Rules = bundles.iter().map(|b| (b.kind, b.rules.clone())).collect();
     let old = previous_rules(&request.output, history)?;
+    let commits = source::commit_logs(&config.sources, &checked.collected, |name| {
+        history.released_commit(name)
+    })?;
     Ok(Plan {
         changes: diff::diff(&old, &new),
+        commits,
         created: request.at,
         output: request.output.clone(),
         previous: history.last().map(ledger::Entry::as_previous),
@@ -491,7 +507,7 @@ fn notes_of(config: &Config, plan: &Plan, manifest: &Manifest) -> Notes {
             .sources
             .iter()
             .map(|s| SourceNote {
-                commits: Vec::new(),
+                commits: plan.commits.get(&s.name).cloned().unwrap_or_default(),
                 kind: s.kind.to_string(),
                 name: s.name.clone(),
                 revision: match (&s.commit, &s.tree_sha256) {
@@ -503,6 +519,30 @@ fn notes_of(config: &Config, plan: &Plan, manifest: &Manifest) -> Notes {
             .collect(),
         trigger: plan.trigger.clone(),
     }
+}
+
+/// Tags each git source's released commit with the release id, in an annotated tag whose
+/// message names the product and the release. Call only after publishing: a failure leaves
+/// the release standing, and is reported once every source has been tried.
+pub fn tag(config: &Config, plan: &Plan) -> Result<(), ReleaseError> {
+    let message = format!("{} {}\n", config.product, plan.release);
+    let request = source::Tag {
+        message: &message,
+        name: &plan.release,
+        time: plan.created,
+    };
+    let commit_of = |name: &str| {
+        let record = plan.sources.iter().find(|s| s.name == name);
+        record.and_then(|s| s.commit.clone())
+    };
+    let failures = source::tag_sources(&config.sources, commit_of, &request);
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(ReleaseError::Tag {
+        failures,
+        release: plan.release.clone(),
+    })
 }
 
 /// `latest.json` and its signature, naming the given release. It expires at the next slot

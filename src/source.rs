@@ -2,11 +2,17 @@
 //!
 //! A folder source is walked on disk; a git source is read straight from the repository's
 //! object database at the resolved commit, with no checkout and no network, so uncommitted
-//! changes in a work tree are never released. Every file is read once, and the files come back
-//! sorted by their path bytes whatever order the file system lists them in. Files whose format
-//! is not the source's (or, without one, that no extension names) are skipped, as are hidden
-//! files and folders.
+//! changes in a work tree are never released (see [`git`]). Every file is read once, and the
+//! files come back sorted by their path bytes whatever order the file system lists them in.
+//! Files whose format is not the source's (or, without one, that no extension names) are
+//! skipped, as are hidden files and folders.
+//!
+//! Git sources also give the release notes the commits since the previous release, and may be
+//! tagged with the release id once it is published.
 
+pub mod git;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -17,13 +23,31 @@ use crate::config::{Origin, SourceConfig};
 use crate::digest::{Sha256, sha256};
 use crate::rules::{Format, Kind, RuleFile};
 
+pub use git::{Tag, TagError, Tagged};
+
 #[derive(Debug, Error)]
 pub enum CollectError {
     #[error("source `{source_name}` holds no rule files in `{}`", path.display())]
     Empty { path: PathBuf, source_name: String },
+    #[error(
+        "path `{path}` does not exist at ref `{reference}` (commit {commit}) in git repository `{}`",
+        repo.display()
+    )]
+    MissingGitPath {
+        commit: String,
+        path: String,
+        reference: String,
+        repo: PathBuf,
+    },
     #[error("cannot open git repository `{}`", path.display())]
     OpenRepository {
         path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot read the commit history of git repository `{}`", repo.display())]
+    ReadGitHistory {
+        repo: PathBuf,
         #[source]
         source: git2::Error,
     },
@@ -46,7 +70,7 @@ pub enum CollectError {
         #[source]
         source: walkdir::Error,
     },
-    #[error("ref `{reference}` does not resolve to a commit in `{}`", repo.display())]
+    #[error("ref `{reference}` does not resolve to a commit in git repository `{}`", repo.display())]
     ResolveGitRef {
         reference: String,
         repo: PathBuf,
@@ -55,6 +79,32 @@ pub enum CollectError {
     },
     #[error("`{}` is a symbolic link, which rulecut does not follow", path.display())]
     SymbolicLink { path: PathBuf },
+}
+
+impl CollectError {
+    pub fn help(&self) -> Option<String> {
+        match self {
+            CollectError::MissingGitPath {
+                reference, repo, ..
+            } => Some(format!(
+                "list the folders at that ref with `git -C {} ls-tree -d -r --name-only {reference}`",
+                repo.display()
+            )),
+            CollectError::OpenRepository { .. } => Some(
+                "`git.repo` must name a local repository: a path relative to release.yaml, or a \
+                 `file://` URL"
+                    .to_owned(),
+            ),
+            CollectError::ResolveGitRef {
+                reference, repo, ..
+            } => Some(format!(
+                "list the branches and tags with `git -C {} show-ref`; `{reference}` is not \
+                 among them",
+                repo.display()
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Which state of a source a release was cut from.
@@ -90,7 +140,7 @@ pub fn collect(source: &SourceConfig) -> Result<Collected, CollectError> {
             reference,
             path,
         } => {
-            let (files, commit) = collect_git(repo, reference, path, source)?;
+            let (files, commit) = git::collect(repo, reference, path, source)?;
             (files, Revision::Commit(commit), repo.join(path))
         }
     };
@@ -106,6 +156,67 @@ pub fn collect(source: &SourceConfig) -> Result<Collected, CollectError> {
         name: source.name.clone(),
         revision,
     })
+}
+
+/// The commit an earlier release recorded for a git source.
+#[derive(Clone, Copy, Debug)]
+pub struct ReleasedCommit<'a> {
+    pub commit: &'a str,
+    pub release: &'a str,
+}
+
+/// The notes' commit lines for every git source that an earlier release also recorded a
+/// commit for, by source name: the subjects of the commits since then, newest first. A source
+/// released for the first time has none, since everything in its history would be "new".
+pub fn commit_logs<'h>(
+    sources: &[SourceConfig],
+    collected: &[Collected],
+    released: impl Fn(&str) -> Option<ReleasedCommit<'h>>,
+) -> Result<BTreeMap<String, Vec<String>>, CollectError> {
+    let mut logs = BTreeMap::new();
+    for source in sources {
+        let Origin::Git { repo, .. } = &source.origin else {
+            continue;
+        };
+        let commit = collected
+            .iter()
+            .find(|c| c.name == source.name)
+            .and_then(|c| match &c.revision {
+                Revision::Commit(commit) => Some(commit),
+                Revision::Tree(_) => None,
+            });
+        let (Some(commit), Some(since)) = (commit, released(&source.name)) else {
+            continue;
+        };
+        logs.insert(source.name.clone(), git::log_since(repo, commit, &since)?);
+    }
+    Ok(logs)
+}
+
+/// Tags the commit each git source was released at, as `commit_of` gives it by source name.
+/// Every source is tried, whatever happens to the others, and every failure comes back.
+pub fn tag_sources(
+    sources: &[SourceConfig],
+    commit_of: impl Fn(&str) -> Option<String>,
+    tag: &Tag,
+) -> Vec<TagError> {
+    let mut failures = Vec::new();
+    for source in sources {
+        let (Origin::Git { repo, .. }, Some(commit)) = (&source.origin, commit_of(&source.name))
+        else {
+            continue;
+        };
+        match git::tag(repo, &commit, tag) {
+            Ok(Tagged::Created) => {
+                tracing::info!(tag = %tag.name, repo = %repo.display(), %commit, "tagged");
+            }
+            Ok(Tagged::Existing) => {
+                tracing::debug!(tag = %tag.name, repo = %repo.display(), "already tagged");
+            }
+            Err(error) => failures.push(error),
+        }
+    }
+    failures
 }
 
 /// The format a file is read in, or `None` when the source skips it.
@@ -194,95 +305,6 @@ fn tree_digest(files: &[(RuleFile, Format)]) -> Sha256 {
         listing.push_str(&format!("{}  {within}\n", sha256(&file.bytes)));
     }
     sha256(listing.as_bytes())
-}
-
-fn collect_git(
-    repo_path: &Path,
-    reference: &str,
-    path: &str,
-    source: &SourceConfig,
-) -> Result<(Vec<(RuleFile, Format)>, String), CollectError> {
-    let repo = git2::Repository::open(repo_path).map_err(|e| CollectError::OpenRepository {
-        path: repo_path.to_owned(),
-        source: e,
-    })?;
-    let commit = repo
-        .revparse_single(reference)
-        .and_then(|object| object.peel_to_commit())
-        .map_err(|e| CollectError::ResolveGitRef {
-            reference: reference.to_owned(),
-            repo: repo_path.to_owned(),
-            source: e,
-        })?;
-    let read_error = |what: &str, e| CollectError::ReadGitObject {
-        path: what.to_owned(),
-        repo: repo_path.to_owned(),
-        source: e,
-    };
-    let mut tree = commit.tree().map_err(|e| read_error(path, e))?;
-    let trimmed = path.trim_matches('/');
-    if !trimmed.is_empty() {
-        let entry = tree
-            .get_path(Path::new(trimmed))
-            .map_err(|e| read_error(trimmed, e))?;
-        tree = entry
-            .to_object(&repo)
-            .and_then(|o| o.peel_to_tree())
-            .map_err(|e| read_error(trimmed, e))?;
-    }
-    let mut files = Vec::new();
-    let mut failure = None;
-    tree.walk(git2::TreeWalkMode::PreOrder, |folder, entry| {
-        let relative = format!("{folder}{}", String::from_utf8_lossy(entry.name_bytes()));
-        if entry.kind() != Some(git2::ObjectType::Blob)
-            || relative.split('/').any(|p| p.starts_with('.'))
-        {
-            return git2::TreeWalkResult::Ok;
-        }
-        let Some(format) = format_of(Path::new(&relative), source) else {
-            return git2::TreeWalkResult::Ok;
-        };
-        if entry.filemode() == i32::from(git2::FileMode::Link) {
-            failure = Some(CollectError::SymbolicLink {
-                path: repo_path.join(trimmed).join(&relative),
-            });
-            return git2::TreeWalkResult::Abort;
-        }
-        match repo.find_blob(entry.id()) {
-            Ok(blob) => {
-                let display = format!(
-                    "{}@{}:{}",
-                    display_path(repo_path),
-                    reference,
-                    join(trimmed, &relative)
-                );
-                files.push((
-                    rule_file(source, display, &relative, blob.content().to_vec()),
-                    format,
-                ));
-                git2::TreeWalkResult::Ok
-            }
-            Err(e) => {
-                failure = Some(read_error(&relative, e));
-                git2::TreeWalkResult::Abort
-            }
-        }
-    })
-    .map_err(|e| read_error(trimmed, e))
-    .or_else(|e| if failure.is_some() { Ok(()) } else { Err(e) })?;
-    if let Some(failure) = failure {
-        return Err(failure);
-    }
-    files.sort_by(|a, b| a.0.entry.cmp(&b.0.entry));
-    Ok((files, commit.id().to_string()))
-}
-
-fn join(folder: &str, file: &str) -> String {
-    if folder.is_empty() {
-        file.to_owned()
-    } else {
-        format!("{folder}/{file}")
-    }
 }
 
 #[cfg(test)]
