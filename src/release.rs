@@ -279,12 +279,9 @@ pub fn plan(
     }
     let new: diff::Rules = bundles.iter().map(|b| (b.kind, b.rules.clone())).collect();
     let old = previous_rules(&request.output, history)?;
-    let commits = source::commit_logs(&config.sources, &checked.collected, |name| {
-        history.released_commit(name)
-    })?;
     Ok(Plan {
         changes: diff::diff(&old, &new),
-        commits,
+        commits: commit_logs(config, checked, history)?,
         created: request.at,
         output: request.output.clone(),
         previous: history.last().map(ledger::Entry::as_previous),
@@ -294,6 +291,20 @@ pub fn plan(
         trigger: request.trigger.clone(),
         year_sequence,
     })
+}
+
+/// Each git source's commits since the release that last recorded one for it.
+fn commit_logs(
+    config: &Config,
+    checked: &Checked,
+    history: &History,
+) -> Result<BTreeMap<String, Vec<String>>, ReleaseError> {
+    let released = |name: &str| history.released_commit(name);
+    Ok(source::commit_logs(
+        &config.sources,
+        &checked.collected,
+        released,
+    )?)
 }
 
 fn source_records(collected: &[Collected]) -> Vec<SourceRecord> {
