@@ -27,7 +27,8 @@ use crate::package::{self, Bundle, IndexedRule, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
 use crate::rules::{Diagnostic, Kind};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
-use crate::source::{self, CollectError, Collected, Revision, TagError};
+use crate::source::git::TagError;
+use crate::source::{self, CollectError, Collected, Revision};
 use crate::validate::{self, Validated};
 use crate::version::AgentVersion;
 
@@ -537,7 +538,7 @@ fn notes_of(config: &Config, plan: &Plan, manifest: &Manifest) -> Notes {
 /// the release standing, and is reported once every source has been tried.
 pub fn tag(config: &Config, plan: &Plan) -> Result<(), ReleaseError> {
     let message = format!("{} {}\n", config.product, plan.release);
-    let request = source::Tag {
+    let request = source::git::Tag {
         message: &message,
         name: &plan.release,
         time: plan.created,

@@ -23,8 +23,6 @@ use crate::config::{Origin, SourceConfig};
 use crate::digest::{Sha256, sha256};
 use crate::rules::{Format, Kind, RuleFile};
 
-pub use git::{Tag, TagError, Tagged};
-
 #[derive(Debug, Error)]
 pub enum CollectError {
     #[error("source `{source_name}` holds no rule files in `{}`", path.display())]
@@ -198,8 +196,8 @@ pub fn commit_logs<'h>(
 pub fn tag_sources(
     sources: &[SourceConfig],
     commit_of: impl Fn(&str) -> Option<String>,
-    tag: &Tag,
-) -> Vec<TagError> {
+    tag: &git::Tag,
+) -> Vec<git::TagError> {
     let mut failures = Vec::new();
     for source in sources {
         let (Origin::Git { repo, .. }, Some(commit)) = (&source.origin, commit_of(&source.name))
@@ -207,10 +205,10 @@ pub fn tag_sources(
             continue;
         };
         match git::tag(repo, &commit, tag) {
-            Ok(Tagged::Created) => {
+            Ok(git::Tagged::Created) => {
                 tracing::info!(tag = %tag.name, repo = %repo.display(), %commit, "tagged");
             }
-            Ok(Tagged::Existing) => {
+            Ok(git::Tagged::Existing) => {
                 tracing::debug!(tag = %tag.name, repo = %repo.display(), "already tagged");
             }
             Err(error) => failures.push(error),

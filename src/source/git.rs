@@ -7,7 +7,7 @@
 //! blobs are read from that commit's tree, so uncommitted changes are never released. The one
 //! write is the annotated tag made after a release is published, and only when asked.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use git2::{ErrorCode, ObjectType, Oid, Repository, Signature, Sort, TreeWalkMode, TreeWalkResult};
@@ -33,13 +33,13 @@ pub enum TagError {
     Conflict {
         commit: String,
         existing: String,
-        repo: std::path::PathBuf,
+        repo: PathBuf,
         tag: String,
     },
     #[error("cannot tag commit {commit} as `{tag}` in `{}`", repo.display())]
     Create {
         commit: String,
-        repo: std::path::PathBuf,
+        repo: PathBuf,
         #[source]
         source: git2::Error,
         tag: String,
