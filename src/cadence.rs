@@ -30,12 +30,12 @@ pub enum Outcome {
     /// The slot already has its release.
     AlreadyReleased {
         release: String,
-        #[serde(with = "time_text")]
+        #[serde(with = "manifest::rfc3339")]
         slot: DateTime<Utc>,
     },
     /// The slot is older than the grace period and was not cut: an alarm.
     Missed {
-        #[serde(with = "time_text")]
+        #[serde(with = "manifest::rfc3339")]
         slot: DateTime<Utc>,
     },
     /// No slot is due, or the latest one was already handled.
@@ -44,12 +44,12 @@ pub enum Outcome {
     Released {
         path: String,
         release: String,
-        #[serde(with = "time_text")]
+        #[serde(with = "manifest::rfc3339")]
         slot: DateTime<Utc>,
     },
     /// No rule changed since the last release: `latest.json` was signed again, nothing else.
     Unchanged {
-        #[serde(with = "time_text")]
+        #[serde(with = "manifest::rfc3339")]
         slot: DateTime<Utc>,
     },
 }
@@ -58,18 +58,6 @@ impl Outcome {
     /// True for the outcomes that must turn CI red.
     pub fn is_alarm(&self) -> bool {
         matches!(self, Outcome::Missed { .. })
-    }
-}
-
-mod time_text {
-    use chrono::{DateTime, Utc};
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(
-        time: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&crate::manifest::format_time(*time))
     }
 }
 
@@ -143,7 +131,7 @@ fn cut_slot(
         return Ok(Outcome::Unchanged { slot });
     }
     let release = plan.release.clone();
-    let cut = release::cut(config, &request, plan, &bundles, history, lock, &mut |_| {
+    let cut = release::cut(config, &request, plan, bundles, history, lock, &mut |_| {
         Ok(())
     })?;
     let path = crate::source::display_path(&cut.path);

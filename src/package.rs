@@ -8,6 +8,7 @@
 
 use std::io::{Cursor, Read, Write};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -88,25 +89,26 @@ pub struct IndexedRule {
 }
 
 impl IndexedRule {
-    /// The index entry of a rule found in `file`.
-    pub fn new(rule: &Rule, file: &RuleFile) -> IndexedRule {
+    /// The index entry of a rule found in `file`. The rule's content is hashed and dropped:
+    /// the index needs only its digest.
+    pub fn new(rule: Rule, file: &RuleFile) -> IndexedRule {
         IndexedRule {
-            attack: rule.attack.clone(),
-            cves: rule.cves.clone(),
-            description: rule.description.clone(),
+            attack: rule.attack,
+            cves: rule.cves,
+            description: rule.description,
             digest: sha256(rule.content.as_bytes()),
             disabled: rule.disabled,
-            id: rule.id.clone(),
+            id: rule.id,
             line: rule.location.line,
-            metadata: rule.metadata.clone(),
-            min_agent_version: rule.min_agent_version.clone(),
-            min_manager_version: rule.min_manager_version.clone(),
+            metadata: rule.metadata,
+            min_agent_version: rule.min_agent_version,
+            min_manager_version: rule.min_manager_version,
             mode: rule.mode,
-            name: rule.name.clone(),
+            name: rule.name,
             path: file.entry.clone(),
             recommended: rule.recommended,
             revision: rule.revision,
-            severity: rule.severity.clone(),
+            severity: rule.severity,
             source: file.source.clone(),
         }
     }
@@ -160,8 +162,8 @@ pub fn package(
         kind,
         rules,
     };
-    let mut index_json =
-        serde_json::to_vec_pretty(&index).expect("an index always converts to JSON");
+    // Compact: the index is a large share of a bundle, and machines read it.
+    let mut index_json = serde_json::to_vec(&index).expect("an index always converts to JSON");
     index_json.push(b'\n');
     let mut entries: Vec<(&str, &[u8])> = files
         .iter()
@@ -169,16 +171,10 @@ pub fn package(
         .collect();
     entries.push((INDEX_NAME, &index_json));
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let write_error = |source| PackageError::WriteBundle {
+    let bytes = write_entries(&entries).map_err(|source| PackageError::WriteBundle {
         file: file_name(kind),
         source,
-    };
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        zip.start_file(name, options()).map_err(write_error)?;
-        zip.write_all(bytes).map_err(|e| write_error(e.into()))?;
-    }
-    let bytes = zip.finish().map_err(write_error)?.into_inner();
+    })?;
     let counts = RuleCounts {
         disabled: index.rules.iter().filter(|r| r.disabled).count(),
         enabled: index.rules.iter().filter(|r| !r.disabled).count(),
@@ -191,6 +187,27 @@ pub fn package(
         kind,
         rules: index.rules,
     })
+}
+
+/// Writes entries, in the order given, into a zip file. Each entry is compressed on its own
+/// thread into a zip of one entry, and these are then joined in order: the bytes are those of
+/// compressing them one after another, since each entry's deflate stream stands alone.
+fn write_entries(entries: &[(&str, &[u8])]) -> zip::result::ZipResult<Vec<u8>> {
+    let parts = entries
+        .par_iter()
+        .map(|(name, bytes)| {
+            let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(bytes.len() / 3)));
+            zip.start_file(*name, options())?;
+            zip.write_all(bytes)?;
+            Ok(zip.finish()?.into_inner())
+        })
+        .collect::<zip::result::ZipResult<Vec<Vec<u8>>>>()?;
+    let size = parts.iter().map(Vec::len).sum();
+    let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(size)));
+    for part in parts {
+        zip.merge_archive(ZipArchive::new(Cursor::new(part))?)?;
+    }
+    Ok(zip.finish()?.into_inner())
 }
 
 /// Reads the rules index of a bundle, inflating at most a bounded number of bytes.
@@ -237,7 +254,7 @@ mod tests {
             Location::new(&f.display, 1, 1),
             id.into(),
         );
-        IndexedRule::new(&rule, f)
+        IndexedRule::new(rule, f)
     }
 
     #[test]

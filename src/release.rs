@@ -6,7 +6,7 @@
 //! loaded (only now, and only because a release is being cut), everything is signed, and the
 //! release is published atomically.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use crate::manifest::{
 use crate::notes::{self, Notes, NotesError, SourceNote};
 use crate::package::{self, Bundle, IndexedRule, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
-use crate::rules::{Diagnostic, Kind};
+use crate::rules::{Diagnostic, RuleFile};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::git::TagError;
 use crate::source::{self, CollectError, Collected, Revision};
@@ -189,7 +189,7 @@ pub struct Plan {
     pub changes: ChangeSet,
     /// The notes' lines for each git source's commits since its previous release, by name.
     pub commits: BTreeMap<String, Vec<String>>,
-    #[serde(with = "time_text")]
+    #[serde(with = "manifest::rfc3339")]
     pub created: DateTime<Utc>,
     pub output: PathBuf,
     pub previous: Option<Previous>,
@@ -198,18 +198,6 @@ pub struct Plan {
     pub sources: Vec<SourceRecord>,
     pub trigger: Trigger,
     pub year_sequence: u32,
-}
-
-mod time_text {
-    use chrono::{DateTime, Utc};
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(
-        time: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&crate::manifest::format_time(*time))
-    }
 }
 
 /// A release that was cut.
@@ -222,31 +210,36 @@ pub struct Cut {
 
 /// Checks and packages the sources: everything that needs no lock and writes nothing.
 pub fn prepare(config: &Config) -> Result<(Checked, Vec<Bundle>), ReleaseError> {
-    let checked = check(config)?;
+    let mut checked = check(config)?;
     if checked.validated.has_errors() {
         return Err(ReleaseError::Invalid(checked.validated.diagnostics));
     }
-    let bundles = package_all(&checked)?;
+    let bundles = package_all(&mut checked)?;
     Ok((checked, bundles))
 }
 
-fn package_all(checked: &Checked) -> Result<Vec<Bundle>, ReleaseError> {
-    let kinds: Vec<Kind> = checked.validated.sets.keys().copied().collect();
-    let bundles = kinds.par_iter().map(|kind| {
-        let files: Vec<&crate::rules::RuleFile> = checked
-            .collected
+/// Packages each kind's files and rules. The rules move into the bundles' indexes, so
+/// `checked` keeps its files and diagnostics but no longer its rule sets.
+fn package_all(checked: &mut Checked) -> Result<Vec<Bundle>, ReleaseError> {
+    let sets = std::mem::take(&mut checked.validated.sets);
+    let collected = &checked.collected;
+    let bundles = sets.into_par_iter().map(|(kind, set)| {
+        let files: Vec<&RuleFile> = collected
             .iter()
-            .filter(|c| c.kind == *kind)
+            .filter(|c| c.kind == kind)
             .flat_map(|c| c.files.iter().map(|(f, _)| f))
             .collect();
-        let by_entry: BTreeMap<&str, &crate::rules::RuleFile> =
+        let by_path: HashMap<&str, &RuleFile> =
             files.iter().map(|f| (f.display.as_str(), *f)).collect();
-        let rules = checked.validated.sets[kind]
+        let rules = set
             .rules
-            .iter()
-            .map(|rule| IndexedRule::new(rule, by_entry[rule.location.path.as_str()]))
+            .into_iter()
+            .map(|rule| {
+                let file = by_path[rule.location.path.as_str()];
+                IndexedRule::new(rule, file)
+            })
             .collect();
-        package::package(*kind, &files, rules)
+        package::package(kind, &files, rules)
     });
     Ok(bundles.collect::<Result<Vec<_>, _>>()?)
 }
@@ -357,7 +350,7 @@ pub fn build(
     publish::clean_staging(&request.output, &lock)?;
     let history = ledger::read(&request.output)?;
     let plan = plan(config, request, &checked, &bundles, &history)?;
-    cut(config, request, plan, &bundles, &history, &lock, checkpoint)
+    cut(config, request, plan, bundles, &history, &lock, checkpoint)
 }
 
 /// Signs and publishes a planned release. Call with the output folder's lock held.
@@ -365,7 +358,7 @@ pub fn cut(
     config: &Config,
     request: &Request,
     plan: Plan,
-    bundles: &[Bundle],
+    bundles: Vec<Bundle>,
     history: &History,
     lock: &OutputLock,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
@@ -410,7 +403,7 @@ pub fn cut(
 fn release_files(
     config: &Config,
     plan: &Plan,
-    bundles: &[Bundle],
+    bundles: Vec<Bundle>,
     key: &SigningKey,
 ) -> Result<(Vec<NamedFile>, crate::digest::Sha256), ReleaseError> {
     let signed = |file: &str| SignedFile {
@@ -426,13 +419,14 @@ fn release_files(
             sign::sign_detached(key, bytes, &comment).into_bytes(),
         ))
     };
+    let manifest = manifest_of(config, plan, &bundles, key);
     let mut files = Vec::new();
+    // Each bundle's bytes move into the list of files to write: held once, never copied.
     for bundle in bundles {
         let name = bundle.file_name();
         files.push(sign_file(&name, &bundle.bytes)?);
-        files.push((name, bundle.bytes.clone()));
+        files.push((name, bundle.bytes));
     }
-    let manifest = manifest_of(config, plan, bundles, key);
     let manifest_bytes = manifest.to_bytes();
     let manifest_digest = sha256(&manifest_bytes);
     files.push(sign_file(manifest::MANIFEST_NAME, &manifest_bytes)?);
