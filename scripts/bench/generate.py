@@ -229,8 +229,7 @@ def write_ips(rng, count, folder, first_sid, seed):
         lines = [f"# Synthetic Suricata rules for rulecut's benchmark (seed {seed}).",
                  "# Invented text; not for use on a network.", ""]
         lines.extend(ips_rule(rng, first_sid + i) for i in range(start, end))
-        files.append((name, "\n".join(lines) + "\n"))
-    write_files(folder, files)
+        files.append(write_file(folder, name, "\n".join(lines) + "\n"))
     return files
 
 
@@ -292,8 +291,8 @@ def write_li(rng, count, folder, first_id, seed):
     files = []
     for index, start in enumerate(range(0, count, RULES_PER_FILE["li"])):
         size = min(count - start, RULES_PER_FILE["li"])
-        files.append((f"{index:04d}-bench_rules.xml", li_file(rng, first_id + start, size, seed)))
-    write_files(folder, files)
+        text = li_file(rng, first_id + start, size, seed)
+        files.append(write_file(folder, f"{index:04d}-bench_rules.xml", text))
     return files
 
 
@@ -382,19 +381,20 @@ def write_yaml(rng, kind, count, folder, first, make_rule, seed):
         end = min(count, start + RULES_PER_FILE[kind])
         text = [f"# Synthetic {kind} rules for rulecut's benchmark (seed {seed}).\n"]
         text.extend(make_rule(rng, first + i) for i in range(start, end))
-        files.append((f"bench-{kind}-{index:04d}.yaml", "".join(text)))
-    write_files(folder, files)
+        files.append(write_file(folder, f"bench-{kind}-{index:04d}.yaml", "".join(text)))
     return files
 
 
 # the tree ----------------------------------------------------------------------------------
 
 
-def write_files(folder, files):
+def write_file(folder, name, text):
+    """Writes one rule file, and returns its name and size in bytes."""
     os.makedirs(folder, exist_ok=True)
-    for name, text in files:
-        with open(os.path.join(folder, name), "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
+    data = text.encode("utf-8")
+    with open(os.path.join(folder, name), "wb") as out:
+        out.write(data)
+    return name, len(data)
 
 
 RELEASE_HEAD = """# Written by scripts/bench/generate.py.
@@ -434,7 +434,7 @@ def generate(total, seed, out):
         else:
             files = write_yaml(rng, kind, counts[kind], folder, 2_000_000, im_rule, seed)
         written[kind] = {"files": len(files), "rules": counts[kind],
-                         "bytes": sum(len(text.encode()) for _, text in files)}
+                         "bytes": sum(size for _, size in files)}
     write_release(out, {kind: kind for kind in SOURCES})
     summary = {"generator": 1, "rules": total, "seed": seed, "kinds": written,
                "bytes": sum(k["bytes"] for k in written.values()),
