@@ -6,12 +6,25 @@
 //! The pipeline, one module a stage, data flowing one way:
 //! `config` -> `plan` -> `source` (collect) -> `rules` (parse) -> `validate` -> `diff` ->
 //! `package` -> `digest` -> `sign` -> `manifest` -> `notes` -> `publish` -> `ledger`.
+//!
+//! Beside the pipeline, `fleet` checks whether the relays and agents that consume releases can
+//! run one, using `version` to read and order their versions.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod diff;
 pub mod digest;
+pub mod fleet;
+pub mod ledger;
+pub mod manifest;
+pub mod notes;
 pub mod package;
+pub mod publish;
+pub mod release;
 pub mod rules;
+
 pub mod schedule;
+pub mod sign;
 pub mod source;
 pub mod validate;
+pub mod version;

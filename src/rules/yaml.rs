@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+use crate::version::AgentVersion;
+
 use super::yaml_kinds::{self, Firewall, Integrity, IntrusionPrevention, LogInspection};
 use super::{Diagnostic, Kind, Location, Mode, Parsed, Rule, RuleFile, is_attack_id, is_cve_id};
 
@@ -229,8 +231,8 @@ fn check_common(raw: &YamlRule, kind: Kind, checker: &mut Checker) {
         .into_iter()
         .flatten()
     {
-        if let Err(message) = check_version(&version.value) {
-            checker.error(&version.referenced, message);
+        if let Err(error) = version.value.parse::<AgentVersion>() {
+            checker.error(&version.referenced, error.to_string());
         }
     }
     for date in [&raw.issued, &raw.updated].into_iter().flatten() {
@@ -250,28 +252,6 @@ fn check_common(raw: &YamlRule, kind: Kind, checker: &mut Checker) {
             &mode.referenced,
             "`mode` is only for intrusion-prevention rules",
         );
-    }
-}
-
-/// An agent or manager version as products write them: `9.6.100`, `20.0.1-12345` or
-/// `20.0.0.8438`.
-pub fn check_version(text: &str) -> Result<(), String> {
-    let (numbers, build) = match text.split_once('-') {
-        Some((numbers, build)) => (numbers, Some(build)),
-        None => (text, None),
-    };
-    let parts: Vec<&str> = numbers.split('.').collect();
-    let number = |s: &str| !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit());
-    let shape = match build {
-        Some(build) => parts.len() == 3 && number(build),
-        None => parts.len() == 3 || parts.len() == 4,
-    };
-    if shape && parts.iter().all(|p| number(p)) {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{text}` is not a version like `9.6.100`, `20.0.1-12345` or `20.0.0.8438`"
-        ))
     }
 }
 
@@ -397,7 +377,7 @@ pub(super) mod tests {
             "t.yaml:4:13: severity `urgent` is not one of `low`, `medium`, `high`, `critical`",
             "t.yaml:5:10: `CVE-21-1` is not a CVE id",
             "t.yaml:6:12: `T12` is not an ATT&CK technique id",
-            "t.yaml:7:22: `9.6` is not a version",
+            "t.yaml:7:22: `9.6` is not an agent version",
             "t.yaml:8:11: `yesterday` is not a date",
             "t.yaml:9:9: `mode` is only for intrusion-prevention rules",
         ];
@@ -432,15 +412,5 @@ pub(super) mod tests {
         assert!(parsed.diagnostics.is_empty(), "{:?}", messages(&parsed));
         assert_eq!(parsed.rules[0].id, "1:3000001");
         assert_eq!(parsed.rules[0].mode, Some(Mode::Detect));
-    }
-
-    #[test]
-    fn versions_take_the_three_forms_products_write() {
-        for good in ["9.6.100", "20.0.1-12345", "20.0.0.8438"] {
-            assert!(check_version(good).is_ok(), "{good}");
-        }
-        for bad in ["9.6", "20.0.1-", "a.b.c", "1.2.3.4.5", "20.0.0.8438-1"] {
-            assert!(check_version(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -1,0 +1,392 @@
+//! Command-line arguments, and the glue from each command to the library.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use rulecut::config::{self, Config};
+use rulecut::manifest::Trigger;
+use rulecut::release::{self, KeyInput, ReleaseError, Request};
+use rulecut::rules::Diagnostic;
+use rulecut::{fleet, package, schedule, sign};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success, including \"nothing due\"
+  1  inputs checked and rejected: invalid rules, a bad signature, a checksum mismatch,
+     a rollback, a missed slot
+  2  the job could not be done: usage, I/O, git, key or template errors
+
+Environment:
+  RULECUT_SIGNING_KEY       the signing key file's contents (wins over release.yaml)
+  RULECUT_SIGNING_KEY_FILE  the signing key file's path (wins over release.yaml)
+  SOURCE_DATE_EPOCH         the release time, in seconds since 1970, when --at is absent
+  NO_COLOR                  no colour on stderr";
+
+/// Cuts signed, reproducible security rule releases, and verifies them before import.
+#[derive(Debug, Parser)]
+#[command(name = "rulecut", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The release configuration
+    #[arg(
+        short,
+        long,
+        global = true,
+        default_value = "release.yaml",
+        value_name = "FILE"
+    )]
+    config: PathBuf,
+    /// Errors only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also log the decisions: files skipped, refs resolved, templates used
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Cut a release: collect, validate, package, sign and publish, then print its folder
+    Build(BuildArgs),
+    /// Collect, parse and validate the sources, and list every problem
+    Check,
+    /// Check the readiness of relays and agents for a release, under the upgrade policy
+    Fleet(FleetArgs),
+    /// Make a signing key pair: PREFIX.key (secret, mode 0600), PREFIX.pub and PREFIX.pem
+    Keygen {
+        /// Write over existing key files
+        #[arg(long)]
+        force: bool,
+        /// Where to write, without extension
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+    },
+    /// Print the next scheduled slots
+    Next {
+        /// How many slots
+        #[arg(short, default_value_t = 5)]
+        n: usize,
+    },
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    /// The release time, RFC 3339 (default: SOURCE_DATE_EPOCH, else now)
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Print the plan and write nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Cut an out-of-band release now; needs --reason
+    #[arg(long, requires = "reason")]
+    emergency: bool,
+    /// Print the plan as JSON (with --dry-run)
+    #[arg(long)]
+    json: bool,
+    /// The output folder (default: `output` in release.yaml)
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Why this emergency release is cut
+    #[arg(long, value_name = "TEXT", requires = "emergency")]
+    reason: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct FleetArgs {
+    /// The published versions: `agent: [...]` and `relay: [...]`
+    #[arg(long, value_name = "VERSIONS")]
+    available: Option<PathBuf>,
+    /// FLEET.yaml: the relays and agents
+    fleet: PathBuf,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+    /// A release folder whose rules the agents must run
+    #[arg(long, value_name = "DIR")]
+    release: Option<PathBuf>,
+    /// Also fail when an agent would miss rules of the release
+    #[arg(long)]
+    strict: bool,
+}
+
+/// A command that failed: the exit code, the error, a hint, and lines to print first.
+pub struct Failure {
+    pub code: u8,
+    pub error: Option<anyhow::Error>,
+    pub help: Option<String>,
+    pub lines: Vec<String>,
+}
+
+impl Failure {
+    fn new(code: u8, error: anyhow::Error) -> Failure {
+        Failure {
+            code,
+            error: Some(error),
+            help: None,
+            lines: Vec::new(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::new(2, error)
+    }
+}
+
+impl From<ReleaseError> for Failure {
+    fn from(error: ReleaseError) -> Failure {
+        let lines = match &error {
+            ReleaseError::Invalid(diagnostics) => {
+                diagnostics.iter().map(Diagnostic::to_string).collect()
+            }
+            _ => Vec::new(),
+        };
+        Failure {
+            code: error.exit_code(),
+            help: error.help(),
+            lines,
+            error: Some(error.into()),
+        }
+    }
+}
+
+impl From<sign::SignError> for Failure {
+    fn from(error: sign::SignError) -> Failure {
+        Failure {
+            help: error.help(),
+            ..Failure::new(2, error.into())
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Build(args) => build(&cli.config, args),
+        Command::Check => check(&cli.config),
+        Command::Fleet(args) => run_fleet(args),
+        Command::Keygen { force, out } => keygen(&out, force),
+        Command::Next { n } => next(&cli.config, n),
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, Failure> {
+    config::load(path).map_err(|error| Failure::new(2, error.into()))
+}
+
+fn check(config_path: &Path) -> Result<u8, Failure> {
+    let config = load_config(config_path)?;
+    let checked = release::check(&config)?;
+    for diagnostic in &checked.validated.diagnostics {
+        eprintln!("{diagnostic}");
+    }
+    let rules: usize = checked.validated.sets.values().map(|s| s.rules.len()).sum();
+    let files: usize = checked.collected.iter().map(|c| c.files.len()).sum();
+    let errors = checked.validated.errors().count();
+    if errors > 0 {
+        let error = anyhow::anyhow!("{errors} problem(s) in {files} rule files");
+        return Err(Failure::new(1, error));
+    }
+    eprintln!("checked {rules} rules in {files} files: no problems");
+    Ok(0)
+}
+
+fn build(config_path: &Path, args: BuildArgs) -> Result<u8, Failure> {
+    let config = load_config(config_path)?;
+    let trigger = match args.reason {
+        Some(reason) if args.emergency => Trigger::Emergency { reason },
+        _ => Trigger::Manual,
+    };
+    let request = Request {
+        at: release_time(args.at.as_deref())?,
+        key: key_input()?,
+        output: args.out.unwrap_or_else(|| config.output.clone()),
+        trigger,
+        wait_for_lock: None,
+    };
+    if args.dry_run {
+        return dry_run(&config, &request, args.json);
+    }
+    let cut = release::build(&config, &request, &mut |_| Ok(()))?;
+    println!("{}", cut.path.display());
+    Ok(0)
+}
+
+fn dry_run(config: &Config, request: &Request, json: bool) -> Result<u8, Failure> {
+    let (checked, bundles) = release::prepare(config)?;
+    let history = rulecut::ledger::read(&request.output).map_err(ReleaseError::from)?;
+    let plan = release::plan(config, request, &checked, &bundles, &history)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).context("cannot write the plan")?
+        );
+        return Ok(0);
+    }
+    println!(
+        "release  {} (sequence {}, {} #{})",
+        plan.release,
+        plan.sequence,
+        plan.created.format("%Y"),
+        plan.year_sequence
+    );
+    println!("created  {}", rulecut::manifest::format_time(plan.created));
+    println!("trigger  {}", plan.trigger.name());
+    println!(
+        "previous {}",
+        plan.previous
+            .as_ref()
+            .map_or("none", |p| p.release.as_str())
+    );
+    println!("output   {}", plan.output.join(&plan.release).display());
+    for source in &plan.sources {
+        let revision = source
+            .commit
+            .clone()
+            .or(source.tree_sha256.map(|t| format!("tree {t}")));
+        println!(
+            "source   {} ({}): {}",
+            source.name,
+            source.kind,
+            revision.unwrap_or_default()
+        );
+    }
+    for (kind, changes) in &plan.changes.kinds {
+        let counts = (
+            changes.new.len(),
+            changes.updated.len(),
+            changes.removed.len(),
+            changes.total,
+        );
+        println!(
+            "changes  {kind}: {} new, {} updated, {} removed, {} in all",
+            counts.0, counts.1, counts.2, counts.3
+        );
+    }
+    Ok(0)
+}
+
+/// The release time: `--at`, else `SOURCE_DATE_EPOCH`, else now.
+fn release_time(at: Option<&str>) -> Result<DateTime<Utc>, Failure> {
+    if let Some(at) = at {
+        return parse_time(at);
+    }
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(epoch) => {
+            let seconds: i64 = epoch.trim().parse().map_err(|_| {
+                usage(format!(
+                    "SOURCE_DATE_EPOCH `{epoch}` is not a number of seconds"
+                ))
+            })?;
+            DateTime::from_timestamp(seconds, 0)
+                .ok_or_else(|| usage(format!("SOURCE_DATE_EPOCH `{epoch}` is out of range")))
+        }
+        Err(_) => Ok(Utc::now()),
+    }
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, Failure> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            usage(format!(
+                "`{text}` is not an RFC 3339 time like `2026-12-01T09:00:00Z`"
+            ))
+        })
+}
+
+fn usage(message: String) -> Failure {
+    Failure::new(2, anyhow::anyhow!(message))
+}
+
+/// The signing key given in the environment, as CI secrets give it.
+fn key_input() -> Result<Option<KeyInput>, Failure> {
+    let text = std::env::var("RULECUT_SIGNING_KEY")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let file = std::env::var_os("RULECUT_SIGNING_KEY_FILE").filter(|f| !f.is_empty());
+    match (text, file) {
+        (Some(_), Some(_)) => Err(usage(
+            "both RULECUT_SIGNING_KEY and RULECUT_SIGNING_KEY_FILE are set: give one".to_owned(),
+        )),
+        (Some(text), None) => Ok(Some(KeyInput::Text(text))),
+        (None, Some(file)) => Ok(Some(KeyInput::File(PathBuf::from(file)))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn keygen(prefix: &Path, force: bool) -> Result<u8, Failure> {
+    let key_id = sign::keygen(prefix, force)?;
+    for extension in ["key", "pub", "pem"] {
+        println!("{}", prefix.with_extension(extension).display());
+    }
+    eprintln!("key id {key_id}");
+    Ok(0)
+}
+
+fn next(config_path: &Path, n: usize) -> Result<u8, Failure> {
+    let config = load_config(config_path)?;
+    let Some(crontab) = &config.release.schedule else {
+        return Err(usage(format!(
+            "`{}` has no `release.schedule`",
+            config_path.display()
+        )));
+    };
+    let schedule = schedule::Schedule::parse(crontab, &config.release.timezone)
+        .map_err(|e| Failure::new(2, e.into()))?;
+    for slot in schedule.next_n(Utc::now(), n) {
+        let local = slot.with_timezone(&schedule.timezone());
+        println!("{} {}", local.format("%a"), local.to_rfc3339());
+    }
+    Ok(0)
+}
+
+fn run_fleet(args: FleetArgs) -> Result<u8, Failure> {
+    let fleet_error = |e: fleet::FleetError| Failure::new(2, e.into());
+    let fleet = fleet::load_fleet(&args.fleet).map_err(fleet_error)?;
+    let available = args
+        .available
+        .as_deref()
+        .map(fleet::load_available)
+        .transpose()
+        .map_err(fleet_error)?;
+    let rules = args.release.as_deref().map(release_rules).transpose()?;
+    let report = fleet::assess(&fleet, available.as_ref(), rules.as_deref());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("cannot write the report")?
+        );
+    } else {
+        print!("{}", report.render_text());
+    }
+    let failed = report.relays_behind_any() || (args.strict && report.missing_any());
+    Ok(u8::from(failed))
+}
+
+/// The rules of a release folder, from its bundles' indexes.
+fn release_rules(folder: &Path) -> Result<Vec<fleet::ReleaseRule>, Failure> {
+    let manifest_path = folder.join(rulecut::manifest::MANIFEST_NAME);
+    let text = std::fs::read(&manifest_path)
+        .with_context(|| format!("cannot read `{}`", manifest_path.display()))?;
+    let manifest: rulecut::manifest::Manifest = serde_json::from_slice(&text)
+        .with_context(|| format!("`{}` is not a manifest", manifest_path.display()))?;
+    let mut rules = Vec::new();
+    for bundle in &manifest.bundles {
+        let path = folder.join(&bundle.file);
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let index =
+            package::read_index(&bundle.file, &bytes).map_err(|e| Failure::new(2, e.into()))?;
+        rules.extend(index.rules.into_iter().map(|rule| fleet::ReleaseRule {
+            id: rule.id,
+            kind: bundle.kind.to_string(),
+            min_agent_version: rule.min_agent_version.and_then(|v| v.parse().ok()),
+        }));
+    }
+    Ok(rules)
+}

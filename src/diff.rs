@@ -1,0 +1,253 @@
+//! What a release changes: the diff stage of the pipeline.
+//!
+//! The new rules are compared with the previous release's, read from that release's bundle
+//! indexes rather than from old sources, so a diff means the same whatever happened to the
+//! sources since. A rule is new, removed, or updated when its content digest changed; within
+//! updates the changes people care about are spelled out: revision, severity, name, mode
+//! (detect to prevent), minimum agent version, and enabled or disabled.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::package::IndexedRule;
+use crate::rules::{Kind, Mode};
+
+/// A rule as change lists show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleSummary {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cves: Vec<String>,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_agent_version: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+}
+
+impl RuleSummary {
+    fn of(rule: &IndexedRule) -> RuleSummary {
+        RuleSummary {
+            cves: rule.cves.clone(),
+            id: rule.id.clone(),
+            min_agent_version: rule.min_agent_version.clone(),
+            name: rule.name.clone(),
+            revision: rule.revision,
+            severity: rule.severity.clone(),
+        }
+    }
+}
+
+/// One field that changed between two versions of a rule.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub from: Value,
+    pub to: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Update {
+    pub changes: Vec<FieldChange>,
+    #[serde(flatten)]
+    pub rule: RuleSummary,
+}
+
+/// The changes of one kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct KindChanges {
+    /// Intrusion-prevention rules that move from detect to prevent.
+    pub moved_to_prevent: Vec<RuleSummary>,
+    pub new: Vec<RuleSummary>,
+    pub removed: Vec<RuleSummary>,
+    /// How many rules the kind holds after the release.
+    pub total: usize,
+    pub updated: Vec<Update>,
+}
+
+impl KindChanges {
+    pub fn is_empty(&self) -> bool {
+        self.new.is_empty() && self.removed.is_empty() && self.updated.is_empty()
+    }
+}
+
+/// The changes of a release, per kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ChangeSet {
+    pub kinds: BTreeMap<Kind, KindChanges>,
+}
+
+impl ChangeSet {
+    pub fn is_empty(&self) -> bool {
+        self.kinds.values().all(KindChanges::is_empty)
+    }
+}
+
+/// The rules of a release, per kind, as their bundle indexes list them.
+pub type Rules = BTreeMap<Kind, Vec<IndexedRule>>;
+
+/// Compares the rules of a release with those of the one before it.
+pub fn diff(old: &Rules, new: &Rules) -> ChangeSet {
+    let kinds = old.keys().chain(new.keys()).map(|kind| {
+        let empty = Vec::new();
+        let changes = diff_kind(
+            old.get(kind).unwrap_or(&empty),
+            new.get(kind).unwrap_or(&empty),
+        );
+        (*kind, changes)
+    });
+    ChangeSet {
+        kinds: kinds.collect(),
+    }
+}
+
+fn diff_kind(old: &[IndexedRule], new: &[IndexedRule]) -> KindChanges {
+    let before: HashMap<&str, &IndexedRule> = old.iter().map(|r| (r.id.as_str(), r)).collect();
+    let after: HashMap<&str, &IndexedRule> = new.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut changes = KindChanges {
+        total: new.len(),
+        ..KindChanges::default()
+    };
+    for rule in new {
+        match before.get(rule.id.as_str()) {
+            None => changes.new.push(RuleSummary::of(rule)),
+            Some(earlier) if earlier.digest != rule.digest => {
+                if earlier.mode == Some(Mode::Detect) && rule.mode == Some(Mode::Prevent) {
+                    changes.moved_to_prevent.push(RuleSummary::of(rule));
+                }
+                let fields = field_changes(earlier, rule);
+                changes.updated.push(Update {
+                    changes: fields,
+                    rule: RuleSummary::of(rule),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let removed = old.iter().filter(|r| !after.contains_key(r.id.as_str()));
+    changes.removed = removed.map(RuleSummary::of).collect();
+    changes
+}
+
+fn field_changes(old: &IndexedRule, new: &IndexedRule) -> Vec<FieldChange> {
+    let json =
+        |value: serde_json::Result<Value>| value.expect("rule fields always convert to JSON");
+    let fields: [(&'static str, Value, Value); 6] = [
+        (
+            "revision",
+            json(serde_json::to_value(old.revision)),
+            json(serde_json::to_value(new.revision)),
+        ),
+        (
+            "severity",
+            json(serde_json::to_value(&old.severity)),
+            json(serde_json::to_value(&new.severity)),
+        ),
+        (
+            "name",
+            Value::from(old.name.clone()),
+            Value::from(new.name.clone()),
+        ),
+        (
+            "mode",
+            json(serde_json::to_value(old.mode)),
+            json(serde_json::to_value(new.mode)),
+        ),
+        (
+            "min_agent_version",
+            json(serde_json::to_value(&old.min_agent_version)),
+            json(serde_json::to_value(&new.min_agent_version)),
+        ),
+        (
+            "disabled",
+            Value::from(old.disabled),
+            Value::from(new.disabled),
+        ),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, from, to)| from != to)
+        .map(|(field, from, to)| FieldChange { field, from, to })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::sha256;
+
+    pub(crate) fn indexed(id: &str, content: &str) -> IndexedRule {
+        IndexedRule {
+            attack: Vec::new(),
+            cves: Vec::new(),
+            description: None,
+            digest: sha256(content.as_bytes()),
+            disabled: false,
+            id: id.into(),
+            line: 1,
+            metadata: Default::default(),
+            min_agent_version: None,
+            min_manager_version: None,
+            mode: None,
+            name: format!("rule {id}"),
+            path: "s/a".into(),
+            recommended: None,
+            revision: Some(1),
+            severity: None,
+            source: "s".into(),
+        }
+    }
+
+    fn rules(kind: Kind, list: Vec<IndexedRule>) -> Rules {
+        BTreeMap::from([(kind, list)])
+    }
+
+    #[test]
+    fn new_updated_and_removed_rules_are_found_by_id_and_digest() {
+        let old = rules(
+            Kind::Firewall,
+            vec![indexed("1", "a"), indexed("2", "b"), indexed("3", "c")],
+        );
+        let new = rules(
+            Kind::Firewall,
+            vec![indexed("1", "a"), indexed("2", "B"), indexed("4", "d")],
+        );
+        let changes = &diff(&old, &new).kinds[&Kind::Firewall];
+        let ids = |list: &[RuleSummary]| list.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&changes.new), ["4"]);
+        assert_eq!(ids(&changes.removed), ["3"]);
+        assert_eq!(changes.updated.len(), 1);
+        assert_eq!(changes.updated[0].rule.id, "2");
+        assert_eq!(changes.total, 3);
+    }
+
+    #[test]
+    fn updates_name_the_fields_people_care_about() {
+        let old = indexed("1", "a");
+        let mut new = indexed("1", "b");
+        new.revision = Some(2);
+        new.mode = Some(Mode::Prevent);
+        let mut detect = old.clone();
+        detect.mode = Some(Mode::Detect);
+        let changes = diff(
+            &rules(Kind::IntrusionPrevention, vec![detect]),
+            &rules(Kind::IntrusionPrevention, vec![new]),
+        );
+        let kind = &changes.kinds[&Kind::IntrusionPrevention];
+        let fields: Vec<&str> = kind.updated[0].changes.iter().map(|c| c.field).collect();
+        assert_eq!(fields, ["revision", "mode"]);
+        assert_eq!(kind.moved_to_prevent[0].id, "1");
+    }
+
+    #[test]
+    fn the_same_rules_are_no_change() {
+        let old = rules(Kind::Firewall, vec![indexed("1", "a")]);
+        assert!(diff(&old, &old.clone()).is_empty());
+        assert!(!diff(&Rules::new(), &old).is_empty());
+    }
+}

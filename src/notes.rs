@@ -1,0 +1,260 @@
+//! Release notes: the notes stage of the pipeline.
+//!
+//! Notes are rendered from minijinja templates: `RELEASE-NOTES.md.j2` for people and
+//! `release-notes.json.j2` for machines. The defaults are built into the binary; a folder named
+//! by `notes.templates` in `release.yaml` overrides either. Both templates see the same
+//! [`Notes`] context, and the JSON one must render valid JSON.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Serde, Value};
+use minijinja::{Environment, context};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::diff::ChangeSet;
+use crate::manifest::Trigger;
+
+pub const MARKDOWN_NAME: &str = "RELEASE-NOTES.md";
+pub const JSON_NAME: &str = "release-notes.json";
+const MARKDOWN_TEMPLATE: &str = "RELEASE-NOTES.md.j2";
+const JSON_TEMPLATE: &str = "release-notes.json.j2";
+const BUILT_IN: [(&str, &str); 2] = [
+    (
+        MARKDOWN_TEMPLATE,
+        include_str!("../templates/RELEASE-NOTES.md.j2"),
+    ),
+    (
+        JSON_TEMPLATE,
+        include_str!("../templates/release-notes.json.j2"),
+    ),
+];
+
+#[derive(Debug, Error)]
+pub enum NotesError {
+    #[error("template `{template}` does not render valid JSON")]
+    InvalidJson {
+        template: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot read template `{}`", path.display())]
+    ReadTemplate {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("template `{template}`{}: {reason}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Render {
+        line: Option<usize>,
+        reason: String,
+        template: String,
+    },
+}
+
+/// A source as the notes show it: its revision, and the commit subjects since the previous
+/// release where it is a git source.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceNote {
+    pub commits: Vec<String>,
+    pub kind: String,
+    pub name: String,
+    pub revision: String,
+}
+
+/// What the templates see.
+#[derive(Clone, Debug, Serialize)]
+pub struct Notes {
+    pub created: String,
+    pub kinds: ChangeSet,
+    /// The highest minimum agent version the release's new rules need.
+    pub min_agent_version: Option<String>,
+    pub previous: Option<String>,
+    pub product: String,
+    pub release: String,
+    pub sequence: u64,
+    pub sources: Vec<SourceNote>,
+    pub trigger: Trigger,
+}
+
+/// The rendered notes: Markdown and JSON.
+#[derive(Debug)]
+pub struct Rendered {
+    pub json: String,
+    pub markdown: String,
+}
+
+/// Renders the notes with the templates in `folder` where it has them, the built-in ones
+/// otherwise.
+pub fn render(notes: &Notes, folder: Option<&Path>) -> Result<Rendered, NotesError> {
+    let markdown = render_one(notes, &template(folder, MARKDOWN_TEMPLATE)?)?;
+    let source = template(folder, JSON_TEMPLATE)?;
+    let json = render_one(notes, &source)?;
+    serde_json::from_str::<serde_json::Value>(&json).map_err(|source_error| {
+        NotesError::InvalidJson {
+            template: source.0.clone(),
+            source: source_error,
+        }
+    })?;
+    Ok(Rendered { json, markdown })
+}
+
+/// Renders one template file given by path, for `rulecut notes --template`.
+pub fn render_file(notes: &Notes, path: &Path) -> Result<String, NotesError> {
+    let text = std::fs::read_to_string(path).map_err(|source| NotesError::ReadTemplate {
+        path: path.to_owned(),
+        source,
+    })?;
+    render_one(notes, &(path.display().to_string(), text))
+}
+
+/// A template's name as messages show it, and its text.
+fn template(folder: Option<&Path>, name: &str) -> Result<(String, String), NotesError> {
+    if let Some(path) = folder.map(|f| f.join(name)).filter(|p| p.is_file()) {
+        tracing::debug!(template = %path.display(), "using a template from the templates folder");
+        let text = std::fs::read_to_string(&path).map_err(|source| NotesError::ReadTemplate {
+            path: path.clone(),
+            source,
+        })?;
+        return Ok((path.display().to_string(), text));
+    }
+    let built_in = BUILT_IN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("every template has a default");
+    Ok((format!("{name} (built in)"), built_in.1.to_owned()))
+}
+
+fn render_one(notes: &Notes, (name, text): &(String, String)) -> Result<String, NotesError> {
+    let mut env = Environment::new();
+    // minijinja drops a template's final newline unless told to keep it.
+    let syntax = SyntaxConfig::builder().keep_trailing_newline(true).build();
+    env.set_syntax(syntax.expect("the default delimiters are a valid syntax"));
+    let fail = |error: minijinja::Error| NotesError::Render {
+        line: error.line(),
+        reason: error
+            .detail()
+            .map_or_else(|| error.kind().to_string(), str::to_owned),
+        template: name.clone(),
+    };
+    env.add_template(name, text).map_err(fail)?;
+    let context = context! { notes => Serde(notes), ..Value::from(Serde(notes)) };
+    env.get_template(name)
+        .map_err(fail)?
+        .render(context)
+        .map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::diff::{KindChanges, RuleSummary};
+    use crate::rules::Kind;
+
+    fn summary(id: &str) -> RuleSummary {
+        RuleSummary {
+            cves: vec!["CVE-2021-44228".into()],
+            id: id.into(),
+            min_agent_version: None,
+            name: format!("rule {id}"),
+            revision: Some(1),
+            severity: Some("high".into()),
+        }
+    }
+
+    fn notes(trigger: Trigger) -> Notes {
+        let changes = KindChanges {
+            new: vec![summary("100")],
+            removed: vec![summary("7")],
+            total: 1,
+            ..Default::default()
+        };
+        Notes {
+            created: "2026-12-01T09:00:00Z".into(),
+            kinds: ChangeSet {
+                kinds: BTreeMap::from([(Kind::LogInspection, changes)]),
+            },
+            min_agent_version: None,
+            previous: Some("RU26-001".into()),
+            product: "Example".into(),
+            release: "RU26-002".into(),
+            sequence: 2,
+            sources: Vec::new(),
+            trigger,
+        }
+    }
+
+    #[test]
+    fn markdown_lists_rules_with_cves_and_severity() {
+        let rendered = render(&notes(Trigger::Manual), None).expect("rendered");
+        assert!(
+            rendered.markdown.starts_with("# Example RU26-002\n"),
+            "{}",
+            rendered.markdown
+        );
+        assert!(
+            rendered
+                .markdown
+                .contains("| log-inspection | 1 | 0 | 1 | 1 |"),
+            "{}",
+            rendered.markdown
+        );
+        assert!(
+            rendered
+                .markdown
+                .contains("- 100 - rule 100 (CVE-2021-44228), severity high")
+        );
+        assert!(rendered.markdown.ends_with('\n'));
+    }
+
+    #[test]
+    fn an_emergency_leads_with_its_reason() {
+        let trigger = Trigger::Emergency {
+            reason: "CVE-2026-0001 exploited".into(),
+        };
+        let markdown = render(&notes(trigger), None).expect("rendered").markdown;
+        let second = markdown
+            .lines()
+            .find(|l| !l.trim().is_empty() && !l.starts_with('#'));
+        assert_eq!(
+            second,
+            Some("> **Emergency release.** CVE-2026-0001 exploited")
+        );
+    }
+
+    #[test]
+    fn json_holds_the_same_changes_per_kind() {
+        let json: serde_json::Value = serde_json::from_str(
+            &render(&notes(Trigger::Manual), None)
+                .expect("rendered")
+                .json,
+        )
+        .expect("JSON");
+        assert_eq!(json["kinds"]["log-inspection"]["new"][0]["id"], "100");
+        assert_eq!(json["kinds"]["log-inspection"]["removed"][0]["id"], "7");
+        assert_eq!(json["release"], "RU26-002");
+    }
+
+    #[test]
+    fn a_template_error_names_the_template_and_line() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(dir.path().join(MARKDOWN_TEMPLATE), "ok\n{{ release }\n").expect("write");
+        let error = render(&notes(Trigger::Manual), Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("RELEASE-NOTES.md.j2` line 2"), "{error}");
+    }
+
+    #[test]
+    fn a_json_template_must_render_json() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(dir.path().join(JSON_TEMPLATE), "{ not json\n").expect("write");
+        let error = render(&notes(Trigger::Manual), Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("does not render valid JSON"), "{error}");
+    }
+}

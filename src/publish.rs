@@ -1,0 +1,272 @@
+//! Writing a release into the output folder atomically: the publish stage of the pipeline.
+//!
+//! A release is assembled in a staging folder inside the output folder, every file synced, then
+//! renamed into place in one step, so it appears whole or not at all. Only then are
+//! `latest.json` and the ledger replaced, each by write-then-rename. A crash at any point leaves
+//! the last good state, or the whole new release with a stale ledger, which the next run
+//! rebuilds from the manifests. Stale staging folders are removed by the next run, under the
+//! lock.
+//!
+//! The lock is a file, `.rulecut.lock`, that is never renamed or removed, so every process
+//! locks the same inode.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+pub const LOCK_NAME: &str = ".rulecut.lock";
+const STAGING_PREFIX: &str = ".staging-";
+
+#[derive(Debug, Error)]
+pub enum PublishError {
+    #[error("release folder `{}` already exists", path.display())]
+    Exists { path: PathBuf },
+    #[error("another rulecut run holds the lock on `{}`", path.display())]
+    Locked { path: PathBuf },
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl PublishError {
+    pub fn help(&self) -> Option<String> {
+        match self {
+            PublishError::Locked { .. } => {
+                Some("wait for the other build to finish, then run this one again".to_owned())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The steps of publishing, in order; a checkpoint runs after each, which crash tests use to
+/// stop a publish part way.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Step {
+    Staged,
+    Renamed,
+    LatestWritten,
+    LedgerWritten,
+}
+
+/// Exclusive use of an output folder, held until dropped.
+#[derive(Debug)]
+pub struct OutputLock {
+    _file: File,
+}
+
+impl OutputLock {
+    /// Locks `output`, creating it if needed. Without `wait`, fails at once if another run
+    /// holds the lock; with it, retries until the time is up.
+    pub fn acquire(output: &Path, wait: Option<Duration>) -> Result<OutputLock, PublishError> {
+        let write_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| PublishError::Write { path, source }
+        };
+        std::fs::create_dir_all(output).map_err(write_error(output))?;
+        let path = output.join(LOCK_NAME);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o644)
+            .open(&path)
+            .map_err(write_error(&path))?;
+        let deadline = wait.map(|w| Instant::now() + w);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(OutputLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(source)) => {
+                    return Err(PublishError::Write { path, source });
+                }
+            }
+            if deadline.is_none_or(|d| Instant::now() >= d) {
+                return Err(PublishError::Locked {
+                    path: output.to_owned(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Removes staging folders left by interrupted runs. Call with the lock held.
+pub fn clean_staging(output: &Path, _lock: &OutputLock) -> Result<(), PublishError> {
+    let Ok(listing) = std::fs::read_dir(output) else {
+        return Ok(());
+    };
+    for entry in listing.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(STAGING_PREFIX)
+        {
+            tracing::info!(folder = %entry.path().display(), "removing a staging folder left by an interrupted run");
+            std::fs::remove_dir_all(entry.path()).map_err(|source| PublishError::Write {
+                path: entry.path(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A file to write: its bare name and its bytes.
+pub type NamedFile = (String, Vec<u8>);
+
+/// What one publish writes.
+pub struct Publication<'a> {
+    /// The release folder's files, by bare name.
+    pub files: &'a [NamedFile],
+    pub id: &'a str,
+    pub ledger: &'a [u8],
+    /// Files beside the release folders, such as `latest.json`, replaced after the rename.
+    pub pointers: &'a [NamedFile],
+}
+
+/// Publishes a release into `output`, returning the release folder's path.
+pub fn publish(
+    output: &Path,
+    publication: &Publication,
+    _lock: &OutputLock,
+    checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
+) -> Result<PathBuf, PublishError> {
+    let target = output.join(publication.id);
+    if target.exists() {
+        return Err(PublishError::Exists { path: target });
+    }
+    let staging = output.join(format!("{STAGING_PREFIX}{}", publication.id));
+    let write_error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| PublishError::Write { path, source }
+    };
+    std::fs::create_dir(&staging).map_err(write_error(&staging))?;
+    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o755))
+        .map_err(write_error(&staging))?;
+    for (name, bytes) in publication.files {
+        write_synced(&staging.join(name), bytes)?;
+    }
+    sync_folder(&staging)?;
+    checkpoint(Step::Staged).map_err(write_error(&staging))?;
+    std::fs::rename(&staging, &target).map_err(write_error(&target))?;
+    sync_folder(output)?;
+    checkpoint(Step::Renamed).map_err(write_error(&target))?;
+    for (name, bytes) in publication.pointers {
+        write_atomic(&output.join(name), bytes)?;
+    }
+    checkpoint(Step::LatestWritten).map_err(write_error(output))?;
+    write_atomic(&output.join(crate::ledger::LEDGER_NAME), publication.ledger)?;
+    checkpoint(Step::LedgerWritten).map_err(write_error(output))?;
+    Ok(target)
+}
+
+/// Writes a file with mode 0644 whatever the umask, and syncs it.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    let write_error = |source| PublishError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(write_error)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(write_error)?;
+    file.write_all(bytes).map_err(write_error)?;
+    file.sync_all().map_err(write_error)
+}
+
+/// Replaces a file in one step: written beside it, synced, renamed over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
+    write_synced(&temporary, bytes)?;
+    std::fs::rename(&temporary, path).map_err(|source| PublishError::Write {
+        path: path.to_owned(),
+        source,
+    })?;
+    if let Some(parent) = path.parent() {
+        sync_folder(parent)?;
+    }
+    Ok(())
+}
+
+fn sync_folder(path: &Path) -> Result<(), PublishError> {
+    let folder = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    File::open(folder)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| PublishError::Write {
+            path: folder.to_owned(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_fails_at_once_and_a_waiting_one_gives_up() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let held = OutputLock::acquire(dir.path(), None).expect("locked");
+        let error = OutputLock::acquire(dir.path(), None).unwrap_err();
+        assert!(matches!(error, PublishError::Locked { .. }));
+        assert!(OutputLock::acquire(dir.path(), Some(Duration::from_millis(100))).is_err());
+        drop(held);
+        assert!(OutputLock::acquire(dir.path(), None).is_ok());
+    }
+
+    #[test]
+    fn a_publish_stopped_before_the_rename_leaves_no_release() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let lock = OutputLock::acquire(dir.path(), None).expect("locked");
+        let files = [("a.txt".to_owned(), b"a".to_vec())];
+        let publication = Publication {
+            files: &files,
+            id: "R1",
+            ledger: b"{}",
+            pointers: &[],
+        };
+        let mut stop = |step| {
+            if step == Step::Staged {
+                Err(std::io::Error::other("crash"))
+            } else {
+                Ok(())
+            }
+        };
+        assert!(publish(dir.path(), &publication, &lock, &mut stop).is_err());
+        assert!(!dir.path().join("R1").exists());
+        clean_staging(dir.path(), &lock).expect("cleaned");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("listed")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, [LOCK_NAME]);
+        let path = publish(dir.path(), &publication, &lock, &mut |_| Ok(())).expect("published");
+        assert_eq!(std::fs::read(path.join("a.txt")).expect("read"), b"a");
+        let mode = std::fs::metadata(path.join("a.txt"))
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
+}
