@@ -13,7 +13,8 @@ With --corpus, OUT_DIR gets only the release files and generated.json, pointing 
 rule sets in CORPUS_DIR (the project's ../shared/corpus): ET Open's Suricata rules and Wazuh
 v3.12.0's rule XML. The corpus has no firewall or integrity-monitoring rules.
 
-generated.json also tells the harness what the baseline zips (`zip_root`, `zip_args`) and
+generated.json also tells the harness what the baseline zips (`zip_root`, and `zip_args` by
+kind) and
 where suricata-update finds the intrusion-prevention rules (`ips_dir`).
 
 The tree is a pure function of N, SEED and this file: the same arguments give the same bytes
@@ -32,6 +33,7 @@ Text is drawn from small vocabularies plus random hex (hashes, byte patterns), s
 roughly as real rule files do (about 5x with zip's default level).
 """
 
+import hashlib
 import json
 import os
 import random
@@ -436,10 +438,10 @@ def generate(total, seed, out):
         written[kind] = {"files": len(files), "rules": counts[kind],
                          "bytes": sum(size for _, size in files)}
     write_release(out, {kind: kind for kind in SOURCES})
-    summary = {"generator": 1, "rules": total, "seed": seed, "kinds": written,
+    summary = {"generator": generator_digest(), "rules": total, "seed": seed, "kinds": written,
                "bytes": sum(k["bytes"] for k in written.values()),
                "ips_dir": os.path.join(os.path.abspath(out), "ips"),
-               "zip_root": os.path.abspath(out), "zip_args": [kind for kind, _ in SHARES]}
+               "zip_root": os.path.abspath(out), "zip_args": {kind: [kind] for kind, _ in SHARES}}
     write_summary(out, summary)
     return summary
 
@@ -453,6 +455,12 @@ def write_release(out, paths):
     with open(os.path.join(out, "release-ips.yaml"), "w") as f:
         f.write(RELEASE_HEAD.format(output="dist-ips"))
         f.write(SOURCES["ips"].replace("path: ips ", f"path: {paths['ips']} "))
+
+
+def generator_digest():
+    """This file's SHA-256: a tree made by another version of it is made again."""
+    with open(os.path.abspath(__file__), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def write_summary(out, summary):
@@ -475,16 +483,16 @@ def describe_corpus(corpus, out):
     """Points release files at the corpus's rule sets and says what they hold."""
     corpus = os.path.abspath(corpus)
     os.makedirs(out, exist_ok=True)
-    written, zip_args = {}, []
+    written, zip_args = {}, {}
     for kind, (folder, extension) in CORPUS.items():
         names = sorted(n for n in os.listdir(os.path.join(corpus, folder)) if n.endswith(extension))
         texts = [open(os.path.join(corpus, folder, n), "rb").read() for n in names]
         written[kind] = {"files": len(names), "bytes": sum(len(t) for t in texts),
                          "rules": sum(count_rules(kind, t.decode("utf-8", "replace"))
                                       for t in texts)}
-        zip_args += [f"{folder}/{n}" for n in names]
+        zip_args[kind] = [f"{folder}/{n}" for n in names]
     write_release(out, {kind: os.path.join(corpus, folder) for kind, (folder, _) in CORPUS.items()})
-    summary = {"generator": 1, "corpus": corpus, "kinds": written,
+    summary = {"generator": generator_digest(), "corpus": corpus, "kinds": written,
                "rules": sum(k["rules"] for k in written.values()),
                "bytes": sum(k["bytes"] for k in written.values()),
                "ips_dir": os.path.join(corpus, CORPUS["ips"][0]), "zip_root": corpus,
@@ -494,6 +502,9 @@ def describe_corpus(corpus, out):
 
 
 def main(argv):
+    if argv[1:] == ["--digest"]:
+        print(generator_digest())
+        return 0
     if len(argv) == 4 and argv[1] == "--corpus":
         summary = describe_corpus(argv[2], argv[3])
         sys.stderr.write(f"generate.py: corpus of {summary['rules']} rules described in "

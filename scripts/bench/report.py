@@ -144,6 +144,12 @@ class Report:
             if os.path.exists(path):
                 self.generated[tree] = json.load(open(path))
         self.lines = []
+        self.kinds = args.kinds.split()
+
+    def rule_bytes(self, tree):
+        """The size on disk of the rules measured: the kinds chosen, of the tree's."""
+        kinds = self.generated.get(tree, {}).get("kinds", {})
+        return sum(v["bytes"] for k, v in kinds.items() if k in self.kinds) or None
 
     def get(self, tree, group, figure):
         found = self.figures.get((tree, group, figure))
@@ -211,6 +217,9 @@ class Report:
         tools = "; ".join(f"{name}: {v[0] if v and v[0] else 'not installed'}"
                           for name, v in versions(self.args.bin))
         self.out(f"- Tools: {tools}.")
+        if self.kinds != ["ips", "li", "fw", "im"]:
+            self.out(f"- **Only the kinds {', '.join(self.kinds)} were measured**, on both "
+                     "sides: rulecut's release.yaml and the baseline's zip hold only those.")
         self.out()
 
     # targets --------------------------------------------------------------------------------
@@ -234,7 +243,8 @@ class Report:
                                   f"{seconds(build and build.wall)} vs {seconds(base and base.wall)}",
                                   failure)))
         rows.append(("`build` 100k → 1M ≤ 11x time", self.growth_target()))
-        rows.append(("peak memory ≤ 2x rule set size on disk", self.memory_target()))
+        rows.append(("`build` peak memory ≤ 2x rule set size on disk (largest tree)",
+                     self.memory_target()))
         quiet = self.get(tree, "rulecut", "scheduled, nothing due")
         rows.append(("`scheduled`, nothing due < 20 ms",
                      self.absolute(quiet and quiet.wall, lambda v: v < 0.020, seconds,
@@ -301,19 +311,17 @@ class Report:
                 "met" if r <= 11 else "**missed**")
 
     def memory_target(self):
-        worst = None
-        for tree in self.trees:
-            build = self.get(tree, "rulecut", "build")
-            size = self.generated.get(tree, {}).get("bytes")
-            if build and size:
-                r = build.peak / size
-                if worst is None or r > worst[0]:
-                    worst = (r, tree, build.peak, size)
-        if worst is None:
-            return "–", f"not measured ({self.failure(self.target_tree(), 'rulecut', 'build')})"
-        r, tree, peak, size = worst
-        where = "corpus" if tree == "corpus" else f"{int(tree):,} rules"
-        return (f"{ratio(r)} at worst ({where}: {mib(peak)} for {mib(size)})",
+        """Judged at the largest generated tree: at small sizes the process's fixed memory
+        (code, allocator, thread stacks) outweighs the rules."""
+        sizes = sorted((t for t in self.trees if t != "corpus"), key=int)
+        if not sizes:
+            return "–", "not measured (no generated tree)"
+        tree = sizes[-1]
+        build, size = self.get(tree, "rulecut", "build"), self.rule_bytes(tree)
+        if not build or not size:
+            return "–", f"not measured ({self.failure(tree, 'rulecut', 'build')})"
+        r = build.peak / size
+        return (f"{ratio(r)} at {int(tree):,} rules ({mib(build.peak)} for {mib(size)})",
                 "met" if r <= 2 else "**missed**")
 
     # per tree -------------------------------------------------------------------------------
@@ -332,7 +340,9 @@ class Report:
         if kinds:
             described = ", ".join(f"{k}: {count(v['rules'])} rules in {v['files']} files, "
                                   f"{mib(v['bytes'])}" for k, v in kinds.items())
-            self.out(f"Rule set: {mib(gen.get('bytes', 0))} on disk ({described}).")
+            measured = self.rule_bytes(tree) or 0
+            self.out(f"Rule set: {mib(gen.get('bytes', 0))} on disk ({described}); "
+                     f"measured here: {mib(measured)} ({', '.join(self.kinds)}).")
             self.out()
         self.out("| figure | wall | CPU | peak memory | note |")
         self.out("| --- | ---: | ---: | ---: | --- |")
@@ -496,7 +506,8 @@ class Report:
 
 def main():
     parser = argparse.ArgumentParser()
-    for name in ("results", "work", "out", "command", "started", "load", "seed", "root", "bin"):
+    for name in ("results", "work", "out", "command", "started", "load", "seed", "root", "bin",
+                 "kinds"):
         parser.add_argument(f"--{name}", required=True)
     Report(parser.parse_args()).write()
 

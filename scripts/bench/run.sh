@@ -15,6 +15,7 @@
 #   --corpus-dir DIR  the real rule sets (BENCH_CORPUS; default ../shared/corpus from the
 #                     project root); measured after the generated trees when present
 #   --no-corpus       generated trees only
+#   --kinds "K ..."   only these of ips, li, fw, im, on both sides (BENCH_KINDS; default all)
 #   --work DIR        keep trees and results there and reuse trees across runs (BENCH_WORK;
 #                     default a temporary folder, removed at the end)
 #   --out FILE        the report (BENCH_OUT; default docs/performance.md)
@@ -40,6 +41,7 @@ CORPUS=${BENCH_CORPUS:-$ROOT/../shared/corpus}
 USE_CORPUS=auto
 WORK=${BENCH_WORK:-}
 OUT=${BENCH_OUT:-$ROOT/docs/performance.md}
+KINDS=${BENCH_KINDS:-ips li fw im}
 BUILD=1
 PERF=0
 
@@ -63,6 +65,7 @@ while (($#)); do
         --corpus) SIZES=""; USE_CORPUS=yes; shift ;;
         --corpus-dir) CORPUS=$2; shift 2 ;;
         --no-corpus) USE_CORPUS=no; shift ;;
+        --kinds) KINDS=$2; shift 2 ;;
         --work) WORK=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
@@ -158,11 +161,30 @@ measure() {
 # fact TREE KEY VALUE: a number the report needs besides timings (sizes, counts).
 fact() { printf 'fact\t%s\t%s\t%s\n' "$2" "$1" "$3" >>"$RESULTS"; }
 
-# json FILE KEY: a value from generated.json, a list one item a line.
+# json FILE KEY: a value from generated.json; for zip_args, the paths of the kinds measured,
+# one a line.
 json() {
     python3 -c 'import json, sys
 value = json.load(open(sys.argv[1]))[sys.argv[2]]
-print("\n".join(value) if isinstance(value, list) else value)' "$1" "$2"
+if isinstance(value, dict):
+    value = [path for kind in sys.argv[3].split() for path in value.get(kind, [])]
+print("\n".join(value) if isinstance(value, list) else value)' "$1" "$2" "$KINDS"
+}
+
+# configure ROOT: the release files for the kinds measured; sets CONFIG and CONFIG_IPS.
+configure() {
+    CONFIG="$1/release.yaml"
+    CONFIG_IPS=""
+    [[ " $KINDS " != *" ips "* ]] || CONFIG_IPS="$1/release-ips.yaml"
+    [[ $KINDS != "ips li fw im" ]] || return 0
+    local kind pattern=""
+    for kind in $KINDS; do pattern+="${pattern:+|}name: $kind,"; done
+    CONFIG="$1/release-${KINDS// /-}.yaml"
+    grep -v -E '^  - \{ name: ' "$1/release.yaml" >"$CONFIG"
+    grep -E "$pattern" "$1/release.yaml" >>"$CONFIG" || {
+        say "none of the kinds \`$KINDS\` is in $1/release.yaml: skipped"
+        return 1
+    }
 }
 
 bytes_of() { find "$@" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
@@ -244,7 +266,7 @@ bench_baseline() {
 bench_rulecut() {
     local tree=$1 root=$2 out="$WORK/out-$1" release=""
     EXPECT=printed_release measure rulecut build "$tree" "$REPEAT" "rm -rf '$out'" -- \
-        "$BIN" build -c "$root/release.yaml" --at "$AT" --out "$out" &&
+        "$BIN" build -c "$CONFIG" --at "$AT" --out "$out" &&
         release=$(head -n 1 "$WORK/last.stdout")
     cp "$WORK/last.stderr" "$WORK/build-$tree.stderr"
     if [[ -n $release && -d $release ]]; then
@@ -254,7 +276,7 @@ bench_rulecut() {
     local rejects="echo 'accepted a broken rule in the negative control'; false"
     ((CHECK_REJECTS)) && rejects=""
     EXPECT=$rejects measure rulecut check "$tree" "$REPEAT" "" -- \
-        "$BIN" check -c "$root/release.yaml" || true
+        "$BIN" check -c "$CONFIG" || true
     if [[ -n $release && -d $release ]]; then
         control_verify "$release"
         local refuses="echo 'accepted an altered bundle in the negative control'; false"
@@ -300,7 +322,7 @@ bench_scheduled() {
     rm -rf "$saved"
     EXPECT="holds_releases '$dist' 1" measure rulecut "scheduled, first cut" "$tree" 1 \
         "rm -rf '$dist'" -- \
-        "$BIN" scheduled -c "$root/release.yaml" --now "$SLOT_DUE" || {
+        "$BIN" scheduled -c "$CONFIG" --now "$SLOT_DUE" || {
         measure rulecut "scheduled, nothing due" "$tree" 1 "" -- sh -c 'echo "no ledger: first cut failed" >&2; exit 2'
         measure rulecut "scheduled, due, unchanged" "$tree" 1 "" -- sh -c 'echo "no ledger: first cut failed" >&2; exit 2'
         return 1
@@ -309,7 +331,7 @@ bench_scheduled() {
     local restore="rm -rf '$dist' && cp -a '$saved' '$dist'"
     EXPECT="holds_releases '$dist' 1" measure rulecut "scheduled, nothing due" "$tree" \
         "$FAST_REPEAT" "$restore" -- \
-        "$BIN" scheduled -c "$root/release.yaml" --now "$NOTHING_DUE" || true
+        "$BIN" scheduled -c "$CONFIG" --now "$NOTHING_DUE" || true
     fact "$tree" "nothing_due_stdout" "$(head -c 200 "$WORK/last.stdout" | tr '\t\n' '  ')"
     if [[ -n $HYPERFINE ]]; then
         # A second opinion on the one figure measured in milliseconds, with warm-up runs.
@@ -317,14 +339,14 @@ bench_scheduled() {
         eval "$restore"
         "$HYPERFINE" -N -w 3 -r "$FAST_REPEAT" \
             --export-json "$WORK/hyperfine.json" \
-            "$BIN scheduled -c $root/release.yaml --now $NOTHING_DUE" >/dev/null 2>&1 &&
+            "$BIN scheduled -c $CONFIG --now $NOTHING_DUE" >/dev/null 2>&1 &&
             fact "$tree" nothing_due_hyperfine_s "$(python3 -c 'import json, sys
 print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$WORK/hyperfine.json")" || true
     fi
     # skip_unchanged: the slot is due but no rule changed, so no release is cut.
     EXPECT="holds_releases '$dist' 1" measure rulecut "scheduled, due, unchanged" "$tree" \
         "$REPEAT" "$restore" -- \
-        "$BIN" scheduled -c "$root/release.yaml" --now "$NEXT_SLOT_DUE" || true
+        "$BIN" scheduled -c "$CONFIG" --now "$NEXT_SLOT_DUE" || true
     fact "$tree" "due_unchanged_stdout" "$(head -c 200 "$WORK/last.stdout" | tr '\t\n' '  ')"
     rm -rf "$saved" "$dist"
 }
@@ -332,10 +354,11 @@ print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$WORK/hyperfine.js
 # Intrusion prevention alone, against suricata-update merging the same files.
 bench_ips() {
     local tree=$1 root=$2 ips
+    [[ -n $CONFIG_IPS ]] || return 0
     ips=$(json "$root/generated.json" ips_dir)
     EXPECT=printed_release measure rulecut "build, IPS only" "$tree" "$REPEAT" \
         "rm -rf '$WORK/out-ips'" -- \
-        "$BIN" build -c "$root/release-ips.yaml" --at "$AT" --out "$WORK/out-ips" || true
+        "$BIN" build -c "$CONFIG_IPS" --at "$AT" --out "$WORK/out-ips" || true
     rm -rf "$WORK/out-ips"
     if [[ -n $SURICATA_UPDATE ]]; then
         EXPECT="[[ -s '$WORK/su/out/suricata.rules' ]] || { echo 'wrote no suricata.rules'; false; }" \
@@ -353,7 +376,7 @@ bench_perf() {
     say "perf record: build of $tree"
     rm -rf "$WORK/out-perf"
     perf record -q -F 499 -g -o "$WORK/perf.data" -- \
-        "$BIN" build -c "$root/release.yaml" --at "$AT" --out "$WORK/out-perf" \
+        "$BIN" build -c "$CONFIG" --at "$AT" --out "$WORK/out-perf" \
         >/dev/null 2>"$WORK/perf.stderr" || say "perf record: build failed"
     perf report -q -i "$WORK/perf.data" --stdio --no-children --percent-limit 1.5 \
         --sort dso,symbol 2>/dev/null | grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' |
@@ -363,18 +386,21 @@ bench_perf() {
 
 bench_tree() {
     local tree=$1 root=$2
-    say "tree $tree: $(json "$root/generated.json" rules) rules, $(json "$root/generated.json" bytes) bytes"
+    configure "$root" || return 0
+    say "tree $tree: $(json "$root/generated.json" rules) rules, $(json "$root/generated.json" bytes) bytes; measuring ${CONFIG##*/}"
     bench_baseline "$tree" "$root"
     bench_rulecut "$tree" "$root" || true
     bench_ips "$tree" "$root"
 }
 
+GENERATOR=$(python3 "$HERE/generate.py" --digest)
 LOAD_BEFORE=$(cut -d ' ' -f 1-3 /proc/loadavg)
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 largest=""
 for size in $SIZES; do
     root="$WORK/tree-$size-$SEED"
-    if [[ ! -f $root/generated.json ]]; then
+    if [[ ! -f $root/generated.json ]] ||
+        [[ $(json "$root/generated.json" generator) != "$GENERATOR" ]]; then
         rm -rf "$root"
         say "generating $size rules (seed $SEED)"
         python3 "$HERE/generate.py" "$size" "$SEED" "$root"
@@ -399,10 +425,11 @@ if [[ $USE_CORPUS != no ]]; then
 fi
 
 if ((PERF)) && [[ -n $largest ]]; then
+    configure "$WORK/tree-$largest-$SEED"
     bench_perf "$largest" "$WORK/tree-$largest-$SEED"
 fi
 
 python3 "$HERE/report.py" --results "$RESULTS" --work "$WORK" --out "$OUT" \
     --command "$INVOCATION" --started "$STARTED" --load "$LOAD_BEFORE" --seed "$SEED" \
-    --root "$ROOT" --bin "$BIN"
+    --root "$ROOT" --bin "$BIN" --kinds "$KINDS"
 say "wrote ${OUT#"$ROOT/"}"
