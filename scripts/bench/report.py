@@ -213,7 +213,7 @@ class Report:
         self.out(f"- Run: {self.args.started}, rulecut at commit `{commit}`"
                  f"{' with uncommitted changes' if dirty else ''}.")
         self.out(f"- Machine: {m['cpus']} CPUs ({m['model']}), {m['memory']} memory, "
-                 f"Linux {m['kernel']}; load average at the start {self.args.load}.")
+                 f"Linux {m['kernel']}; load average at the start / end {self.args.load}.")
         tools = "; ".join(f"{name}: {v[0] if v and v[0] else 'not installed'}"
                           for name, v in versions(self.args.bin))
         self.out(f"- Tools: {tools}.")
@@ -458,11 +458,12 @@ class Report:
                     self.out("\n".join(text))
                     self.out("```")
                     wrote = True
-            profile = os.path.join(self.args.work, f"perf-{sizes[-1]}.txt")
+            profiled = PREFERRED if PREFERRED in sizes else sizes[-1]
+            profile = os.path.join(self.args.work, f"perf-{profiled}.txt")
             if os.path.exists(profile) and os.path.getsize(profile):
                 self.out()
-                self.out(f"`perf record` of `build` at {int(sizes[-1]):,} rules, self time by "
-                         "binary and symbol (entries of 1.5% or more):")
+                self.out(f"`perf record` of `build` at {int(profiled):,} rules (shares of "
+                         "all samples, both threads; entries of 1% or more):")
                 self.out()
                 self.out("```text")
                 self.out(open(profile).read().rstrip())
@@ -480,6 +481,9 @@ class Report:
                  "included; GNU time's resolution is 10 ms), peak memory as the largest resident "
                  "set of the process tree. The median of the runs is shown; peak memory is the "
                  "largest.")
+        self.out("- Wall time well above CPU time for a command that runs on one thread means "
+                 "it waited: for the disk, or for other processes on these shared 2-core "
+                 "machines (see the load average above). Compare CPU times then.")
         self.out("- A run counts only when it did its job: `build` must print a release folder "
                  "holding `SHA256SUMS` and `manifest.json`, `scheduled` must leave the expected "
                  "releases, and, as negative controls run once, `check` must reject a broken "

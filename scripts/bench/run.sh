@@ -20,7 +20,7 @@
 #                     default a temporary folder, removed at the end)
 #   --out FILE        the report (BENCH_OUT; default docs/performance.md)
 #   --no-build        use the rulecut binary already built
-#   --perf            also profile `build` of the largest tree with `perf record`
+#   --perf            also profile `build` with `perf record` (at 100,000 rules, or the largest)
 #
 # Each figure is the wall time, CPU time (user + system) and peak resident memory of one
 # command, from GNU time (`apt-get install time`) and bash's microsecond clock. Nothing here
@@ -210,7 +210,7 @@ holds_releases() {
 # row fails with its message, and the baseline rows still run.
 signify-openbsd -G -n -p "$WORK/base.pub" -s "$WORK/base.sec" 2>/dev/null ||
     [[ -s $WORK/base.sec ]] || die "signify-openbsd -G failed"
-rm -f "$WORK/rulecut.key" "$WORK/rulecut.pub"
+rm -f "$WORK/rulecut.key" "$WORK/rulecut.pub" "$WORK/rulecut.pem"
 set +e
 "$BIN" keygen --out "$WORK/rulecut" >/dev/null 2>"$WORK/keygen.stderr"
 rc=$?
@@ -371,17 +371,27 @@ bench_ips() {
     fi
 }
 
+# Where `build` spends its time: self time by symbol, and the inclusive time of rulecut's own
+# functions (the pipeline stages that are not inlined). DWARF unwinding, because release
+# builds keep no frame pointers; at a low rate, so that perf report stays quick.
 bench_perf() {
-    local tree=$1 root=$2
-    say "perf record: build of $tree"
+    local tree=$1 data="$WORK/perf.data"
+    say "perf record: build of $tree rules (${CONFIG##*/})"
     rm -rf "$WORK/out-perf"
-    perf record -q -F 499 -g -o "$WORK/perf.data" -- \
+    perf record -q -F 199 --call-graph dwarf,16384 -o "$data" -- \
         "$BIN" build -c "$CONFIG" --at "$AT" --out "$WORK/out-perf" \
         >/dev/null 2>"$WORK/perf.stderr" || say "perf record: build failed"
-    perf report -q -i "$WORK/perf.data" --stdio --no-children --percent-limit 1.5 \
-        --sort dso,symbol 2>/dev/null | grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' |
-        head -n 25 >"$WORK/perf-$tree.txt" || true
-    rm -rf "$WORK/out-perf" "$WORK/perf.data"
+    {
+        echo "self time, by symbol:"
+        perf report -i "$data" --stdio --no-children -g none --sort dso,symbol \
+            --percent-limit 1 2>/dev/null | grep -v -e '^#' -e '^$' | head -n 20
+        echo
+        echo "time including callees, rulecut's own functions:"
+        perf report -i "$data" --stdio --children -g none --sort symbol \
+            --percent-limit 1 2>/dev/null | grep -e 'rulecut::' | grep -v -e 'rulecut::main' \
+            -e 'cli::run' | head -n 25
+    } | sed -e 's/ *- *- *$//' -e 's/ *$//' | cut -c 1-150 >"$WORK/perf-$tree.txt"
+    rm -rf "$WORK/out-perf" "$data"
 }
 
 bench_tree() {
@@ -424,12 +434,15 @@ if [[ $USE_CORPUS != no ]]; then
     fi
 fi
 
-if ((PERF)) && [[ -n $largest ]]; then
-    configure "$WORK/tree-$largest-$SEED"
-    bench_perf "$largest" "$WORK/tree-$largest-$SEED"
+# The profile is taken at 100,000 rules when that size ran, else at the largest.
+profiled=$largest
+[[ " $SIZES " != *" 100000 "* ]] || profiled=100000
+if ((PERF)) && [[ -n $profiled ]] && configure "$WORK/tree-$profiled-$SEED"; then
+    bench_perf "$profiled"
 fi
+LOAD_AFTER=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
 python3 "$HERE/report.py" --results "$RESULTS" --work "$WORK" --out "$OUT" \
-    --command "$INVOCATION" --started "$STARTED" --load "$LOAD_BEFORE" --seed "$SEED" \
+    --command "$INVOCATION" --started "$STARTED" --load "$LOAD_BEFORE / $LOAD_AFTER" --seed "$SEED" \
     --root "$ROOT" --bin "$BIN" --kinds "$KINDS"
 say "wrote ${OUT#"$ROOT/"}"
