@@ -10,7 +10,7 @@ use rulecut::config::{self, Config};
 use rulecut::manifest::Trigger;
 use rulecut::release::{self, KeyInput, ReleaseError, Request};
 use rulecut::rules::Diagnostic;
-use rulecut::{fleet, package, schedule, sign};
+use rulecut::{cadence, fleet, package, sign};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -67,9 +67,27 @@ enum Command {
     },
     /// Print the next scheduled slots
     Next {
+        /// From this time, RFC 3339 (default: now)
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        after: Option<DateTime<Utc>>,
         /// How many slots
         #[arg(short, default_value_t = 5)]
         n: usize,
+    },
+    /// The CI entry point: cut the release of the latest slot at or before now, once
+    ///
+    /// Outcomes: `released`, `not-due`, `already-released` and `unchanged` exit 0; `missed`
+    /// (a slot older than the grace period with no release) exits 1 so that CI turns red.
+    Scheduled {
+        /// Print the outcome as JSON
+        #[arg(long)]
+        json: bool,
+        /// The time to act as if it were, RFC 3339 (default: now)
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+        /// The output folder (default: `output` in release.yaml)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -170,7 +188,8 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Check => check(&cli.config),
         Command::Fleet(args) => run_fleet(args),
         Command::Keygen { force, out } => keygen(&out, force),
-        Command::Next { n } => next(&cli.config, n),
+        Command::Next { after, n } => next(&cli.config, n, after),
+        Command::Scheduled { json, now, out } => scheduled(&cli.config, json, now, out),
     }
 }
 
@@ -273,7 +292,7 @@ fn dry_run(config: &Config, request: &Request, json: bool) -> Result<u8, Failure
 /// The release time: `--at`, else `SOURCE_DATE_EPOCH`, else now.
 fn release_time(at: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     if let Some(at) = at {
-        return parse_time(at);
+        return parse_time(at).map_err(usage);
     }
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(epoch) => {
@@ -289,14 +308,61 @@ fn release_time(at: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     }
 }
 
-fn parse_time(text: &str) -> Result<DateTime<Utc>, Failure> {
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            usage(format!(
-                "`{text}` is not an RFC 3339 time like `2026-12-01T09:00:00Z`"
-            ))
-        })
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time like `2026-12-01T09:00:00Z`"))
+}
+
+fn scheduled(
+    config_path: &Path,
+    json: bool,
+    now: Option<DateTime<Utc>>,
+    out: Option<PathBuf>,
+) -> Result<u8, Failure> {
+    let config = load_config(config_path)?;
+    let request = Request {
+        at: now.unwrap_or_else(Utc::now),
+        key: key_input()?,
+        output: out.unwrap_or_else(|| config.output.clone()),
+        trigger: Trigger::Manual,
+        wait_for_lock: Some(cadence::LOCK_WAIT),
+    };
+    let outcome = cadence::run(&config, &request)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&outcome).context("cannot write the outcome")?
+        );
+    } else if let cadence::Outcome::Released { path, .. } = &outcome {
+        println!("{path}");
+    }
+    eprintln!("{}", describe(&outcome));
+    Ok(u8::from(outcome.is_alarm()))
+}
+
+fn describe(outcome: &cadence::Outcome) -> String {
+    use cadence::Outcome;
+    let time = |t: &DateTime<Utc>| rulecut::manifest::format_time(*t);
+    match outcome {
+        Outcome::AlreadyReleased { release, slot } => {
+            format!("already-released: slot {} is {release}", time(slot))
+        }
+        Outcome::Missed { slot } => {
+            format!(
+                "missed: slot {} has no release and its grace period is over",
+                time(slot)
+            )
+        }
+        Outcome::NotDue => "not-due: nothing to do".to_owned(),
+        Outcome::Released { release, slot, .. } => {
+            format!("released: {release} for slot {}", time(slot))
+        }
+        Outcome::Unchanged { slot } => format!(
+            "unchanged: no rule changed for slot {}; latest.json signed again",
+            time(slot)
+        ),
+    }
 }
 
 fn usage(message: String) -> Failure {
@@ -328,17 +394,12 @@ fn keygen(prefix: &Path, force: bool) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn next(config_path: &Path, n: usize) -> Result<u8, Failure> {
+fn next(config_path: &Path, n: usize, after: Option<DateTime<Utc>>) -> Result<u8, Failure> {
     let config = load_config(config_path)?;
-    let Some(crontab) = &config.release.schedule else {
-        return Err(usage(format!(
-            "`{}` has no `release.schedule`",
-            config_path.display()
-        )));
+    let Some(schedule) = &config.release.schedule else {
+        return Err(Failure::from(ReleaseError::NoSchedule));
     };
-    let schedule = schedule::Schedule::parse(crontab, &config.release.timezone)
-        .map_err(|e| Failure::new(2, e.into()))?;
-    for slot in schedule.next_n(Utc::now(), n) {
+    for slot in schedule.next_n(after.unwrap_or_else(Utc::now), n) {
         let local = slot.with_timezone(&schedule.timezone());
         println!("{} {}", local.format("%a"), local.to_rfc3339());
     }

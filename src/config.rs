@@ -7,12 +7,17 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::TimeDelta;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use thiserror::Error;
 
 use crate::rules::yaml::describe_error;
 use crate::rules::{Format, Kind, Location};
+use crate::schedule::{self, Schedule, ScheduleError};
+
+/// The grace period when `release.grace` is absent.
+pub const DEFAULT_GRACE_HOURS: i64 = 48;
 
 /// The release id pattern used when `release.id` is absent.
 pub const DEFAULT_ID_PATTERN: &str = "RU{yy}-{seq}";
@@ -53,11 +58,11 @@ pub struct Guards {
 
 #[derive(Clone, Debug)]
 pub struct ReleaseSettings {
-    pub grace: Option<String>,
+    /// How late a missed slot may still be cut.
+    pub grace: TimeDelta,
     pub id: IdPattern,
-    pub schedule: Option<String>,
+    pub schedule: Option<Schedule>,
     pub skip_unchanged: bool,
-    pub timezone: String,
 }
 
 #[derive(Clone, Debug)]
@@ -164,11 +169,11 @@ struct RawNotes {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRelease {
-    grace: Option<String>,
+    grace: Option<Spanned<String>>,
     id: Option<Spanned<String>>,
-    schedule: Option<String>,
+    schedule: Option<Spanned<String>>,
     skip_unchanged: Option<bool>,
-    timezone: Option<String>,
+    timezone: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -247,17 +252,42 @@ fn check(raw: RawConfig, display: &str, base: PathBuf, path: &Path) -> Result<Co
         None => 0.05,
     };
     let sources = check_sources(raw.sources, display, &base)?;
+    let grace = match &raw.release.grace {
+        Some(grace) => schedule::parse_duration(&grace.value)
+            .map_err(|e| invalid(at(&grace.referenced), e.to_string()))?,
+        None => TimeDelta::hours(DEFAULT_GRACE_HOURS),
+    };
+    let timezone = raw.release.timezone.as_ref();
+    let schedule = match (&raw.release.schedule, timezone) {
+        (Some(crontab), zone) => {
+            let zone_name = zone.map_or(schedule::DEFAULT_TIMEZONE, |z| z.value.as_str());
+            let parsed = Schedule::parse(&crontab.value, zone_name);
+            let span = match parsed {
+                Err(ScheduleError::UnknownTimezone { .. }) => {
+                    zone.map_or(&crontab.referenced, |z| &z.referenced)
+                }
+                _ => &crontab.referenced,
+            };
+            Some(parsed.map_err(|e| invalid(at(span), e.to_string()))?)
+        }
+        (None, Some(zone)) => {
+            return Err(invalid(
+                at(&zone.referenced),
+                "`timezone` needs a `schedule`".into(),
+            ));
+        }
+        (None, None) => None,
+    };
     Ok(Config {
         guards: Guards { max_removed_share },
         output: base.join(raw.output.as_deref().unwrap_or("dist")),
         path: path.to_owned(),
         product: raw.product.value,
         release: ReleaseSettings {
-            grace: raw.release.grace,
+            grace,
             id,
-            schedule: raw.release.schedule,
+            schedule,
             skip_unchanged: raw.release.skip_unchanged.unwrap_or(true),
-            timezone: raw.release.timezone.unwrap_or_else(|| "UTC".to_owned()),
         },
         signing: SigningSettings {
             development: raw.signing.development,
@@ -341,7 +371,8 @@ mod tests {
         assert!(!config.signing.development);
         assert!(config.output.ends_with("dist"));
         assert_eq!(config.guards.max_removed_share, 0.05);
-        assert_eq!(config.release.timezone, "UTC");
+        assert!(config.release.schedule.is_none());
+        assert_eq!(config.release.grace, TimeDelta::hours(48));
     }
 
     #[test]
@@ -387,6 +418,29 @@ mod tests {
             .to_string();
         assert!(error.contains(":7:22"), "{error}");
         assert!(error.contains("allowed is 0.0 to 1.0"), "{error}");
+    }
+
+    #[test]
+    fn schedules_and_grace_periods_are_checked_where_written() {
+        let text =
+            format!("{MINIMAL}release:\n  schedule: '0 9 * * TUE'\n  timezone: Mars/Olympus\n");
+        let error = load_text(&text).unwrap_err().to_string();
+        assert!(
+            error.contains(":8:13: unknown time zone `Mars/Olympus`"),
+            "{error}"
+        );
+        let text = format!("{MINIMAL}release:\n  schedule: '0 9 * * 8'\n");
+        let error = load_text(&text).unwrap_err().to_string();
+        assert!(error.contains(":7:13: day-of-week `8`"), "{error}");
+        let text = format!("{MINIMAL}release:\n  grace: two days\n");
+        assert!(load_text(&text).unwrap_err().to_string().contains(":7:10:"));
+        let text = format!("{MINIMAL}release:\n  schedule: '0 9 * * 2'\n  grace: 36h\n");
+        let config = load_text(&text).expect("valid");
+        assert_eq!(config.release.grace, TimeDelta::hours(36));
+        assert_eq!(
+            config.release.schedule.expect("a schedule").crontab(),
+            "0 9 * * 2"
+        );
     }
 
     #[test]

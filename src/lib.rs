@@ -11,6 +11,7 @@
 //! run one, using `version` to read and order their versions.
 #![forbid(unsafe_code)]
 
+pub mod cadence;
 pub mod config;
 pub mod diff;
 pub mod digest;

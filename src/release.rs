@@ -46,6 +46,8 @@ pub enum ReleaseError {
     Ledger(#[from] LedgerError),
     #[error("no signing key: `{}` does not exist", path.display())]
     NoSigningKey { development: bool, path: PathBuf },
+    #[error("`release.schedule` is not set, so no slot is ever due")]
+    NoSchedule,
     #[error(transparent)]
     Notes(#[from] NotesError),
     #[error(transparent)]
@@ -115,6 +117,7 @@ pub enum KeyInput {
 }
 
 /// What the caller asks for.
+#[derive(Clone)]
 pub struct Request {
     pub at: DateTime<Utc>,
     pub key: Option<KeyInput>,
@@ -342,14 +345,12 @@ pub fn cut(
     let key = signing_key(config, request)?;
     tracing::info!(key_id = %key.key_id(), release = %plan.release, "signing");
     let (files, manifest_digest) = release_files(config, &plan, bundles, &key)?;
-    let latest = latest_files(
-        config,
-        &plan.release,
-        plan.sequence,
-        manifest_digest,
-        request.at,
-        &key,
-    )?;
+    let newest = Previous {
+        manifest_sha256: manifest_digest,
+        release: plan.release.clone(),
+        sequence: plan.sequence,
+    };
+    let latest = latest_files(config, &newest, request.at, &key)?;
     let mut ledger = history.ledger();
     ledger.releases.push(ledger::Entry {
         created: manifest::format_time(plan.created),
@@ -504,30 +505,35 @@ fn notes_of(config: &Config, plan: &Plan, manifest: &Manifest) -> Notes {
     }
 }
 
-/// `latest.json` and its signature, naming the given release.
+/// `latest.json` and its signature, naming the given release. It expires at the next slot
+/// plus the grace period, or after [`LATEST_VALIDITY`] without a schedule, so an importer can
+/// tell a frozen feed from a quiet week.
 pub fn latest_files(
     config: &Config,
-    release: &str,
-    sequence: u64,
-    manifest_sha256: crate::digest::Sha256,
+    newest: &Previous,
     issued: DateTime<Utc>,
     key: &SigningKey,
 ) -> Result<Vec<NamedFile>, ReleaseError> {
+    let next_slot = config
+        .release
+        .schedule
+        .as_ref()
+        .and_then(|s| s.after(issued).next());
     let latest = Latest {
-        expires: issued + LATEST_VALIDITY,
+        expires: next_slot.map_or(issued + LATEST_VALIDITY, |slot| slot + config.release.grace),
         format: manifest::FORMAT,
         issued,
-        manifest_sha256,
+        manifest_sha256: newest.manifest_sha256,
         product: config.product.clone(),
-        release: release.to_owned(),
-        sequence,
+        release: newest.release.clone(),
+        sequence: newest.sequence,
     };
     let bytes = latest.to_bytes();
     let signed = SignedFile {
         file: manifest::LATEST_NAME.to_owned(),
         product: config.product.clone(),
-        release: release.to_owned(),
-        sequence,
+        release: newest.release.clone(),
+        sequence: newest.sequence,
     };
     let signature = sign::sign_detached(key, &bytes, &TrustedComment::new(signed.to_comment())?);
     Ok(vec![

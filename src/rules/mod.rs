@@ -284,6 +284,118 @@ pub fn is_attack_id(text: &str) -> bool {
     digits(technique, 4) && sub.is_none_or(|sub| digits(sub, 3))
 }
 
+/// A rule file's bytes as text, with a way back from byte offsets to lines and columns.
+///
+/// Both text parsers need the same two things: text they can slice even where a file holds
+/// bytes that are not UTF-8, and locations that count columns in characters, as editors do.
+/// Each invalid byte becomes one `?`, so every offset into the text is also the offset of the
+/// same byte in the file, and the parsers can still read the rest of the file.
+pub(crate) struct SourceText {
+    /// Byte offsets of each run of bytes that are not UTF-8.
+    invalid: Vec<usize>,
+    /// Byte offset where each line starts; the first is 0.
+    line_starts: Vec<usize>,
+    pub(crate) text: String,
+}
+
+impl SourceText {
+    pub(crate) fn decode(bytes: &[u8]) -> SourceText {
+        let mut text = String::with_capacity(bytes.len());
+        let mut invalid = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match std::str::from_utf8(rest) {
+                Ok(valid) => {
+                    text.push_str(valid);
+                    rest = &[];
+                }
+                Err(error) => {
+                    let (valid, after) = rest.split_at(error.valid_up_to());
+                    text.push_str(std::str::from_utf8(valid).expect("checked by from_utf8"));
+                    let bad = error.error_len().unwrap_or(after.len());
+                    invalid.push(text.len());
+                    text.extend(std::iter::repeat_n('?', bad));
+                    rest = &after[bad..];
+                }
+            }
+        }
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        SourceText {
+            invalid,
+            line_starts,
+            text,
+        }
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset.
+    pub(crate) fn position(&self, offset: usize) -> (u32, u32) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let start = self.line_starts[line - 1];
+        let column = match self.text.get(start..offset) {
+            Some(before) => before.chars().count(),
+            None => offset - start,
+        };
+        (count(line), count(column + 1))
+    }
+
+    pub(crate) fn location(&self, path: &str, offset: usize) -> Location {
+        let (line, column) = self.position(offset);
+        Location::new(path, line, column)
+    }
+
+    /// One error for each run of bytes that are not UTF-8.
+    pub(crate) fn invalid_utf8(&self, path: &str) -> Vec<Diagnostic> {
+        let message = "invalid UTF-8: rule files must be UTF-8 text";
+        let at = |&offset: &usize| Diagnostic::error(self.location(path, offset), message);
+        self.invalid.iter().map(at).collect()
+    }
+
+    /// True where `range` holds a byte that was not UTF-8.
+    pub(crate) fn has_invalid(&self, range: std::ops::Range<usize>) -> bool {
+        self.invalid.iter().any(|offset| range.contains(offset))
+    }
+}
+
+/// Lines and columns are `u32`; a file too large for that is clamped rather than wrapped.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Reads a CVE id as rule files write it and gives it as `CVE-YYYY-NNNN`.
+///
+/// Rule sets carry ids from every era: `2011-0609`, `CVE-2011-0609`, `CAN-2005-0560` (a
+/// candidate id from before 2005, since renamed CVE), `CVE_2021_44228` (Suricata metadata
+/// cannot hold `-` in a value), and `1999-058` (CVE numbers had at least four digits from the
+/// start, so a three-digit number lost its leading zero). Anything else gives `None`.
+pub(crate) fn normalise_cve(raw: &str) -> Option<String> {
+    let upper = raw.trim().to_ascii_uppercase().replace('_', "-");
+    let rest = ["CVE-", "CAN-"]
+        .iter()
+        .find_map(|prefix| upper.strip_prefix(prefix))
+        .unwrap_or(&upper);
+    let (year, number) = rest.split_once('-')?;
+    let id = if number.len() == 3 {
+        format!("CVE-{year}-0{number}")
+    } else {
+        format!("CVE-{year}-{number}")
+    };
+    is_cve_id(&id).then_some(id)
+}
+
+/// Adds a value to a rule's metadata; a key seen before becomes a list of its values.
+pub(crate) fn add_value(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match map.get_mut(key) {
+        Some(Value::Array(values)) => values.push(value),
+        Some(first) => *first = Value::Array(vec![first.take(), value]),
+        None => {
+            map.insert(key.to_owned(), value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +443,35 @@ mod tests {
         all.sort();
         let order: Vec<String> = all.iter().map(|d| d.location.to_string()).collect();
         assert_eq!(order, ["a.yaml:2:5", "a.yaml:9:1", "b.yaml:1:1"]);
+    }
+
+    #[test]
+    fn cve_ids_are_normalised_from_the_forms_rule_sets_use() {
+        let cve = |raw: &str| normalise_cve(raw);
+        assert_eq!(cve("2011-0609").as_deref(), Some("CVE-2011-0609"));
+        assert_eq!(cve("CVE-2011-0609").as_deref(), Some("CVE-2011-0609"));
+        assert_eq!(cve(" cve-2021-44228 ").as_deref(), Some("CVE-2021-44228"));
+        assert_eq!(cve("CAN-2005-0560").as_deref(), Some("CVE-2005-0560"));
+        assert_eq!(cve("1999-058").as_deref(), Some("CVE-1999-0058"));
+        assert_eq!(cve("CVE_2021_44228").as_deref(), Some("CVE-2021-44228"));
+        assert_eq!(cve("2019-1234567").as_deref(), Some("CVE-2019-1234567"));
+        assert_eq!(cve("99-1234"), None);
+        assert_eq!(cve("2011-12"), None);
+        assert_eq!(cve("MS08-067"), None);
+        assert_eq!(cve("2011"), None);
+    }
+
+    #[test]
+    fn source_text_counts_columns_in_characters_and_replaces_bad_bytes() {
+        let source = SourceText::decode(b"ab\n\xc3\xa9\xffx\n");
+        assert_eq!(source.text, "ab\né?x\n");
+        assert_eq!(source.position(0), (1, 1));
+        assert_eq!(source.position(3), (2, 1));
+        assert_eq!(source.position(5), (2, 2));
+        let errors = source.invalid_utf8("f.rules");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].location.to_string(), "f.rules:2:2");
+        assert!(source.has_invalid(3..6));
+        assert!(!source.has_invalid(0..3));
     }
 }
