@@ -196,7 +196,10 @@ class Report:
     def head(self):
         m = machine()
         commit = command_output("git", "-C", self.args.root, "rev-parse", "--short", "HEAD")
-        dirty = command_output("git", "-C", self.args.root, "status", "--porcelain")
+        # The page itself is not a change to the code it measures.
+        page = os.path.relpath(os.path.abspath(self.args.out), self.args.root)
+        dirty = command_output("git", "-C", self.args.root, "status", "--porcelain", "--",
+                               ".", f":(exclude){page}")
         self.out("# Performance")
         self.out()
         self.out("What a release costs, measured against standard tools doing the bare minimum "
@@ -386,6 +389,16 @@ class Report:
             notes.append(f"baseline zip {count(zipped)} bytes"
                          + (f", rulecut's bundles {count(bundle)} bytes ({ratio(bundle / zipped)})"
                             if bundle else ""))
+        index = self.fact(tree, "index_bytes")
+        if bundle and index:
+            notes.append(f"of the bundles' bytes, {index / bundle:.0%} are their compressed "
+                         f"`index.json` ({count(index)} bytes); the rule files alone take "
+                         f"{count(bundle - index)} bytes, "
+                         f"{ratio((bundle - index) / zipped) if zipped else '–'} the baseline zip")
+        notes_bytes = self.fact(tree, "notes_bytes")
+        if notes_bytes:
+            notes.append(f"the release notes (Markdown and JSON) take {count(notes_bytes)} bytes "
+                         "in this first release, which lists every rule as new")
         hyper = self.fact(tree, "nothing_due_hyperfine_s")
         if hyper:
             notes.append(f"hyperfine's median for `scheduled`, nothing due: {seconds(hyper)}")
@@ -453,12 +466,12 @@ class Report:
         wrote = False
         for tree in self.trees:
             build, check = self.get(tree, "rulecut", "build"), self.get(tree, "rulecut", "check")
-            if build and check:
+            if build and check and build.cpu:
                 where = "corpus" if tree == "corpus" else f"{int(tree):,} rules"
                 self.out(f"- {where}: `check` (collect, parse, validate) takes "
-                         f"{seconds(check.wall)} of `build`'s {seconds(build.wall)} "
-                         f"({check.wall / build.wall:.0%}); the rest is packaging, hashing, "
-                         "signing and publishing.")
+                         f"{seconds(check.cpu)} of CPU time against `build`'s "
+                         f"{seconds(build.cpu)} ({check.cpu / build.cpu:.0%}); the rest is "
+                         "diffing, packaging, hashing, signing, notes and publishing.")
                 wrote = True
         sizes = sorted((t for t in self.trees if t != "corpus"), key=int)
         if sizes:

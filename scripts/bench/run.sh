@@ -272,6 +272,11 @@ bench_rulecut() {
     if [[ -n $release && -d $release ]]; then
         fact "$tree" bundle_bytes "$(bytes_of "$release" -name '*.zip')"
         fact "$tree" release_bytes "$(bytes_of "$release")"
+        fact "$tree" notes_bytes "$(bytes_of "$release" -name '*elease-notes*' -o -name 'RELEASE-NOTES*')"
+        # What the bundles hold besides the rule files: the compressed size of index.json.
+        fact "$tree" index_bytes "$(python3 -c 'import sys, zipfile
+print(sum(i.compress_size for b in sys.argv[1:] for i in zipfile.ZipFile(b).infolist()
+          if i.filename == "index.json"))' "$release"/*.zip)"
     fi
     local rejects="echo 'accepted a broken rule in the negative control'; false"
     ((CHECK_REJECTS)) && rejects=""
