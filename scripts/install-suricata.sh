@@ -17,11 +17,13 @@ backports=/etc/apt/sources.list.d/bookworm-backports.sources
 
 if [ ! -f "$backports" ]; then
     # The deb822 stanza whose Suites include plain `bookworm` names the main mirror.
+    # deb822 fields come in any order, so each stanza is judged at its end.
     uri=$(awk '
+        function judge() { if (bookworm && uris != "" && found == "") found = uris; uris = ""; bookworm = 0 }
         /^URIs:/ { uris = $2 }
-        /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") found = uris }
-        /^$/ { uris = "" }
-        END { print found }
+        /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") bookworm = 1 }
+        /^[[:space:]]*$/ { judge() }
+        END { judge(); print found }
     ' "$sources" 2>/dev/null || true)
     if [ -z "$uri" ]; then
         echo "error: cannot find the bookworm mirror in $sources" >&2

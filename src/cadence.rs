@@ -30,12 +30,12 @@ pub enum Outcome {
     /// The slot already has its release.
     AlreadyReleased {
         release: String,
-        #[serde(with = "time_text")]
+        #[serde(with = "manifest::rfc3339")]
         slot: DateTime<Utc>,
     },
     /// The slot is older than the grace period and was not cut: an alarm.
     Missed {
-        #[serde(with = "time_text")]
+        #[serde(with = "manifest::rfc3339")]
         slot: DateTime<Utc>,
     },
     /// No slot is due, or the latest one was already handled.
@@ -44,12 +44,12 @@ pub enum Outcome {
     Released {
         path: String,
         release: String,
-        #[serde(with = "time_text")]
+        #[serde(with = "manifest::rfc3339")]
         slot: DateTime<Utc>,
     },
     /// No rule changed since the last release: `latest.json` was signed again, nothing else.
     Unchanged {
-        #[serde(with = "time_text")]
+        #[serde(with = "manifest::rfc3339")]
         slot: DateTime<Utc>,
     },
 }
@@ -58,18 +58,6 @@ impl Outcome {
     /// True for the outcomes that must turn CI red.
     pub fn is_alarm(&self) -> bool {
         matches!(self, Outcome::Missed { .. })
-    }
-}
-
-mod time_text {
-    use chrono::{DateTime, Utc};
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(
-        time: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&crate::manifest::format_time(*time))
     }
 }
 
@@ -130,19 +118,20 @@ fn cut_slot(
     };
     let (checked, bundles) = release::prepare(config)?;
     let plan = release::plan(config, &request, &checked, &bundles, history)?;
-    if plan.changes.is_empty() && config.release.skip_unchanged {
-        if let Some(last) = history.last() {
-            let key = release::signing_key(config, &request)?;
-            let latest = release::latest_files(config, &last.as_previous(), request.at, &key)?;
-            for (name, bytes) in &latest {
-                publish::write_atomic(&request.output.join(name), bytes)?;
-            }
-            tracing::info!(slot = %manifest::format_time(slot), "no rule changed: signed latest.json again");
-            return Ok(Outcome::Unchanged { slot });
+    let last = history
+        .last()
+        .filter(|_| plan.changes.is_empty() && config.release.skip_unchanged);
+    if let Some(last) = last {
+        let key = release::signing_key(config, &request)?;
+        let latest = release::latest_files(config, &last.as_previous(), request.at, &key)?;
+        for (name, bytes) in &latest {
+            publish::write_atomic(&request.output.join(name), bytes)?;
         }
+        tracing::info!(slot = %manifest::format_time(slot), "no rule changed: signed latest.json again");
+        return Ok(Outcome::Unchanged { slot });
     }
     let release = plan.release.clone();
-    let cut = release::cut(config, &request, plan, &bundles, history, lock, &mut |_| {
+    let cut = release::cut(config, &request, plan, bundles, history, lock, &mut |_| {
         Ok(())
     })?;
     let path = crate::source::display_path(&cut.path);

@@ -13,11 +13,14 @@ use serde_saphyr::Spanned;
 use thiserror::Error;
 
 use crate::rules::yaml::describe_error;
-use crate::rules::{Format, Kind, Location};
+use crate::rules::{Format, Kind, Location, Severity};
 use crate::schedule::{self, Schedule, ScheduleError};
 
 /// The grace period when `release.grace` is absent.
 pub const DEFAULT_GRACE_HOURS: i64 = 48;
+
+/// The share of a kind's rules a release may remove when `guards.max_removed_share` is absent.
+pub const DEFAULT_MAX_REMOVED_SHARE: f64 = 0.05;
 
 /// The release id pattern used when `release.id` is absent.
 pub const DEFAULT_ID_PATTERN: &str = "RU{yy}-{seq}";
@@ -48,6 +51,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// A folder of release-notes templates overriding the built-in ones.
     pub templates: Option<PathBuf>,
+    /// Whether a rule building on a rule the release does not hold is an error or a warning.
+    pub missing_references: Severity,
 }
 
 #[derive(Clone, Debug)]
@@ -152,6 +157,14 @@ struct RawConfig {
     #[serde(default)]
     signing: RawSigning,
     sources: Vec<RawSource>,
+    #[serde(default)]
+    validation: RawValidation,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValidation {
+    missing_references: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -219,84 +232,120 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     })?;
     let base = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
+        // Joined onto nothing, relative paths stay as people wrote them in messages.
+        _ => PathBuf::new(),
     };
     check(raw, &display, base, path)
 }
 
-fn check(raw: RawConfig, display: &str, base: PathBuf, path: &Path) -> Result<Config, ConfigError> {
-    let at = |span: &serde_saphyr::Location| {
-        Location::new(display, span.line() as u32, span.column() as u32)
-    };
-    let invalid = |location, message: String| ConfigError::Invalid { location, message };
+/// Turns a place in `release.yaml` into an error there.
+struct Places<'a> {
+    display: &'a str,
+}
 
-    if raw.product.value.trim().is_empty() {
-        return Err(invalid(
-            at(&raw.product.referenced),
-            "`product` may not be empty".into(),
-        ));
+impl Places<'_> {
+    fn at(&self, span: &serde_saphyr::Location) -> Location {
+        Location::new(self.display, span.line() as u32, span.column() as u32)
     }
-    let id = match &raw.release.id {
-        Some(id) => IdPattern::parse(&id.value).map_err(|m| invalid(at(&id.referenced), m))?,
+
+    fn error(&self, span: &serde_saphyr::Location, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            location: self.at(span),
+            message: message.into(),
+        }
+    }
+}
+
+fn check(raw: RawConfig, display: &str, base: PathBuf, path: &Path) -> Result<Config, ConfigError> {
+    let places = Places { display };
+    if raw.product.value.trim().is_empty() {
+        return Err(places.error(&raw.product.referenced, "`product` may not be empty"));
+    }
+    let release = check_release(&raw.release, &places)?;
+    let max_removed_share = check_share(raw.guards.max_removed_share.as_ref(), &places)?;
+    let missing_references = check_severity(raw.validation.missing_references.as_ref(), &places)?;
+    Ok(Config {
+        guards: Guards { max_removed_share },
+        missing_references,
+        output: base.join(raw.output.as_deref().unwrap_or("dist")),
+        path: path.to_owned(),
+        product: raw.product.value,
+        release,
+        signing: SigningSettings {
+            development: raw.signing.development,
+            key: raw.signing.key.map(|key| base.join(key)),
+        },
+        sources: check_sources(raw.sources, display, &base)?,
+        templates: raw.notes.templates.map(|t| base.join(t)),
+        base,
+    })
+}
+
+fn check_release(raw: &RawRelease, places: &Places) -> Result<ReleaseSettings, ConfigError> {
+    let id = match &raw.id {
+        Some(id) => IdPattern::parse(&id.value).map_err(|m| places.error(&id.referenced, m))?,
         None => IdPattern(DEFAULT_ID_PATTERN.to_owned()),
     };
-    let max_removed_share = match &raw.guards.max_removed_share {
+    let grace = match &raw.grace {
+        Some(grace) => schedule::parse_duration(&grace.value)
+            .map_err(|e| places.error(&grace.referenced, e.to_string()))?,
+        None => TimeDelta::hours(DEFAULT_GRACE_HOURS),
+    };
+    Ok(ReleaseSettings {
+        grace,
+        id,
+        schedule: check_schedule(raw, places)?,
+        skip_unchanged: raw.skip_unchanged.unwrap_or(true),
+    })
+}
+
+fn check_schedule(raw: &RawRelease, places: &Places) -> Result<Option<Schedule>, ConfigError> {
+    let zone = raw.timezone.as_ref();
+    let Some(crontab) = &raw.schedule else {
+        return match zone {
+            Some(zone) => Err(places.error(&zone.referenced, "`timezone` needs a `schedule`")),
+            None => Ok(None),
+        };
+    };
+    let zone_name = zone.map_or(schedule::DEFAULT_TIMEZONE, |z| z.value.as_str());
+    let parsed = Schedule::parse(&crontab.value, zone_name);
+    // An unknown zone is the zone's fault: point at it, not at the crontab.
+    let span = match (&parsed, zone) {
+        (Err(ScheduleError::UnknownTimezone { .. }), Some(zone)) => &zone.referenced,
+        _ => &crontab.referenced,
+    };
+    parsed
+        .map(Some)
+        .map_err(|e| places.error(span, e.to_string()))
+}
+
+fn check_share(share: Option<&Spanned<f64>>, places: &Places) -> Result<f64, ConfigError> {
+    match share {
         Some(share) if !(0.0..=1.0).contains(&share.value) => {
             let message = format!(
                 "`max_removed_share` is {}: allowed is 0.0 to 1.0",
                 share.value
             );
-            return Err(invalid(at(&share.referenced), message));
+            Err(places.error(&share.referenced, message))
         }
-        Some(share) => share.value,
-        None => 0.05,
-    };
-    let sources = check_sources(raw.sources, display, &base)?;
-    let grace = match &raw.release.grace {
-        Some(grace) => schedule::parse_duration(&grace.value)
-            .map_err(|e| invalid(at(&grace.referenced), e.to_string()))?,
-        None => TimeDelta::hours(DEFAULT_GRACE_HOURS),
-    };
-    let timezone = raw.release.timezone.as_ref();
-    let schedule = match (&raw.release.schedule, timezone) {
-        (Some(crontab), zone) => {
-            let zone_name = zone.map_or(schedule::DEFAULT_TIMEZONE, |z| z.value.as_str());
-            let parsed = Schedule::parse(&crontab.value, zone_name);
-            let span = match parsed {
-                Err(ScheduleError::UnknownTimezone { .. }) => {
-                    zone.map_or(&crontab.referenced, |z| &z.referenced)
-                }
-                _ => &crontab.referenced,
-            };
-            Some(parsed.map_err(|e| invalid(at(span), e.to_string()))?)
+        Some(share) => Ok(share.value),
+        None => Ok(DEFAULT_MAX_REMOVED_SHARE),
+    }
+}
+
+fn check_severity(
+    value: Option<&Spanned<String>>,
+    places: &Places,
+) -> Result<Severity, ConfigError> {
+    match value.map(|v| (v, v.value.as_str())) {
+        None | Some((_, "error")) => Ok(Severity::Error),
+        Some((_, "warning")) => Ok(Severity::Warning),
+        Some((v, other)) => {
+            let message =
+                format!("`missing_references` is `{other}`: allowed are `error` and `warning`");
+            Err(places.error(&v.referenced, message))
         }
-        (None, Some(zone)) => {
-            return Err(invalid(
-                at(&zone.referenced),
-                "`timezone` needs a `schedule`".into(),
-            ));
-        }
-        (None, None) => None,
-    };
-    Ok(Config {
-        guards: Guards { max_removed_share },
-        output: base.join(raw.output.as_deref().unwrap_or("dist")),
-        path: path.to_owned(),
-        product: raw.product.value,
-        release: ReleaseSettings {
-            grace,
-            id,
-            schedule,
-            skip_unchanged: raw.release.skip_unchanged.unwrap_or(true),
-        },
-        signing: SigningSettings {
-            development: raw.signing.development,
-            key: raw.signing.key.map(|key| base.join(key)),
-        },
-        sources,
-        templates: raw.notes.templates.map(|t| base.join(t)),
-        base,
-    })
+    }
 }
 
 fn check_sources(
@@ -304,50 +353,59 @@ fn check_sources(
     display: &str,
     base: &Path,
 ) -> Result<Vec<SourceConfig>, ConfigError> {
+    let places = Places { display };
     let mut sources: Vec<SourceConfig> = Vec::new();
     for source in raw {
-        let span = &source.name.referenced;
-        let location = Location::new(display, span.line() as u32, span.column() as u32);
-        let invalid = |message: String| ConfigError::Invalid {
-            location: location.clone(),
-            message,
-        };
-        let name = source.name.value;
-        let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-        if name.is_empty() || name.starts_with('.') || !name.chars().all(safe) {
-            return Err(invalid(format!(
-                "source name `{name}` may hold only letters, digits, `-`, `_` and `.`, and may \
-                 not start with `.`"
-            )));
+        let name = &source.name;
+        if let Some(first) = sources.iter().find(|s| s.name == name.value) {
+            let message = format!(
+                "source `{}` is also named at {}",
+                name.value, first.location
+            );
+            return Err(places.error(&name.referenced, message));
         }
-        if let Some(first) = sources.iter().find(|s| s.name == name) {
-            return Err(invalid(format!(
-                "source `{name}` is also named at {}",
-                first.location
-            )));
-        }
-        let origin = match (source.path, source.git) {
-            (Some(path), None) => Origin::Folder(base.join(path)),
-            (None, Some(git)) => Origin::Git {
-                path: git.path.unwrap_or_default(),
-                reference: git.reference.unwrap_or_else(|| "HEAD".to_owned()),
-                repo: base.join(git.repo),
-            },
-            _ => {
-                return Err(invalid(format!(
-                    "source `{name}` needs either `path` or `git`"
-                )));
-            }
-        };
-        sources.push(SourceConfig {
-            format: source.format,
-            kind: source.kind,
-            location,
-            name,
-            origin,
-        });
+        sources.push(check_source(source, &places, base)?);
     }
     Ok(sources)
+}
+
+fn check_source(
+    source: RawSource,
+    places: &Places,
+    base: &Path,
+) -> Result<SourceConfig, ConfigError> {
+    let span = source.name.referenced;
+    let name = source.name.value;
+    // Source names become folder names inside bundles.
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() || name.starts_with('.') || !name.chars().all(safe) {
+        let message = format!(
+            "source name `{name}` may hold only letters, digits, `-`, `_` and `.`, and may not \
+             start with `.`"
+        );
+        return Err(places.error(&span, message));
+    }
+    let origin = match (source.path, source.git) {
+        (Some(path), None) => Origin::Folder(base.join(path)),
+        (None, Some(git)) => Origin::Git {
+            path: git.path.unwrap_or_default(),
+            reference: git.reference.unwrap_or_else(|| "HEAD".to_owned()),
+            repo: base.join(git.repo),
+        },
+        _ => {
+            return Err(places.error(
+                &span,
+                format!("source `{name}` needs either `path` or `git`"),
+            ));
+        }
+    };
+    Ok(SourceConfig {
+        format: source.format,
+        kind: source.kind,
+        location: places.at(&span),
+        name,
+        origin,
+    })
 }
 
 #[cfg(test)]
@@ -372,6 +430,7 @@ mod tests {
         assert!(config.output.ends_with("dist"));
         assert_eq!(config.guards.max_removed_share, 0.05);
         assert!(config.release.schedule.is_none());
+        assert_eq!(config.missing_references, Severity::Error);
         assert_eq!(config.release.grace, TimeDelta::hours(48));
     }
 
@@ -440,6 +499,23 @@ mod tests {
         assert_eq!(
             config.release.schedule.expect("a schedule").crontab(),
             "0 9 * * 2"
+        );
+    }
+
+    #[test]
+    fn missing_references_are_an_error_or_a_warning() {
+        let text = format!("{MINIMAL}validation:\n  missing_references: warning\n");
+        assert_eq!(
+            load_text(&text).expect("valid").missing_references,
+            Severity::Warning
+        );
+        let text = format!("{MINIMAL}validation:\n  missing_references: ignore\n");
+        let error = load_text(&text).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                ":7:23: `missing_references` is `ignore`: allowed are `error` and `warning`"
+            ),
+            "{error}"
         );
     }
 

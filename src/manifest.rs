@@ -203,8 +203,8 @@ pub fn parse_checksums(text: &str) -> Result<Vec<(String, Sha256)>, String> {
     Ok(files)
 }
 
-/// Times as RFC 3339 in UTC to the second, such as `2026-12-01T09:00:00Z`.
-mod rfc3339 {
+/// Times as RFC 3339 in UTC to the second, such as `2026-12-01T09:00:00Z`, for serde.
+pub mod rfc3339 {
     use super::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 

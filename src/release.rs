@@ -25,7 +25,7 @@ use crate::manifest::{
 use crate::notes::{self, Notes, NotesError, SourceNote};
 use crate::package::{self, Bundle, IndexedRule, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
-use crate::rules::{Diagnostic, Kind, Severity};
+use crate::rules::{Diagnostic, Kind};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::{self, CollectError, Collected, Revision};
 use crate::validate::{self, Validated};
@@ -156,7 +156,7 @@ pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
         })
         .map(|(kind, file, format)| (kind, format.parse(file, kind)))
         .collect();
-    let validated = validate::validate(parsed, Severity::Warning);
+    let validated = validate::validate(parsed, config.missing_references);
     tracing::info!(
         sources = collected.len(),
         rules = validated
@@ -176,7 +176,7 @@ pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
 #[derive(Debug, Serialize)]
 pub struct Plan {
     pub changes: ChangeSet,
-    #[serde(with = "time_text")]
+    #[serde(with = "manifest::rfc3339")]
     pub created: DateTime<Utc>,
     pub output: PathBuf,
     pub previous: Option<Previous>,
@@ -185,18 +185,6 @@ pub struct Plan {
     pub sources: Vec<SourceRecord>,
     pub trigger: Trigger,
     pub year_sequence: u32,
-}
-
-mod time_text {
-    use chrono::{DateTime, Utc};
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(
-        time: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&crate::manifest::format_time(*time))
-    }
 }
 
 /// A release that was cut.
@@ -329,7 +317,7 @@ pub fn build(
     publish::clean_staging(&request.output, &lock)?;
     let history = ledger::read(&request.output)?;
     let plan = plan(config, request, &checked, &bundles, &history)?;
-    cut(config, request, plan, &bundles, &history, &lock, checkpoint)
+    cut(config, request, plan, bundles, &history, &lock, checkpoint)
 }
 
 /// Signs and publishes a planned release. Call with the output folder's lock held.
@@ -337,7 +325,7 @@ pub fn cut(
     config: &Config,
     request: &Request,
     plan: Plan,
-    bundles: &[Bundle],
+    bundles: Vec<Bundle>,
     history: &History,
     lock: &OutputLock,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
@@ -382,7 +370,7 @@ pub fn cut(
 fn release_files(
     config: &Config,
     plan: &Plan,
-    bundles: &[Bundle],
+    bundles: Vec<Bundle>,
     key: &SigningKey,
 ) -> Result<(Vec<NamedFile>, crate::digest::Sha256), ReleaseError> {
     let signed = |file: &str| SignedFile {
@@ -398,13 +386,14 @@ fn release_files(
             sign::sign_detached(key, bytes, &comment).into_bytes(),
         ))
     };
+    let manifest = manifest_of(config, plan, &bundles, key);
     let mut files = Vec::new();
+    // Each bundle's bytes move into the list of files to write: held once, never copied.
     for bundle in bundles {
         let name = bundle.file_name();
         files.push(sign_file(&name, &bundle.bytes)?);
-        files.push((name, bundle.bytes.clone()));
+        files.push((name, bundle.bytes));
     }
-    let manifest = manifest_of(config, plan, bundles, key);
     let manifest_bytes = manifest.to_bytes();
     let manifest_digest = sha256(&manifest_bytes);
     files.push(sign_file(manifest::MANIFEST_NAME, &manifest_bytes)?);

@@ -367,9 +367,9 @@ fn count(n: usize) -> u32 {
 /// Reads a CVE id as rule files write it and gives it as `CVE-YYYY-NNNN`.
 ///
 /// Rule sets carry ids from every era: `2011-0609`, `CVE-2011-0609`, `CAN-2005-0560` (a
-/// candidate id from before 2005, since renamed CVE), `CVE_2021_44228` (Suricata metadata
-/// cannot hold `-` in a value), and `1999-058` (CVE numbers had at least four digits from the
-/// start, so a three-digit number lost its leading zero). Anything else gives `None`.
+/// candidate id, a prefix CVE dropped in 2005), `CVE_2021_44228` (as ET writes ids in its
+/// metadata, with underscores), and `1999-058` (CVE numbers always had at least four digits,
+/// so a three-digit number has lost its leading zero). Anything else gives `None`.
 pub(crate) fn normalise_cve(raw: &str) -> Option<String> {
     let upper = raw.trim().to_ascii_uppercase().replace('_', "-");
     let rest = ["CVE-", "CAN-"]

@@ -394,6 +394,8 @@ impl<'a> RuleReader<'a> {
     ///
     /// A bare `;` inside the quotes does not end the value here, so that the real mistake is
     /// reported, but it is an error: Suricata ends the option at any `;` without a backslash.
+    /// Where a `"` follows that `;` before the value closes, the quotes of the next options
+    /// are being swallowed, and the real mistake is a quote never closed.
     fn quoted_end(&mut self, name: &str, open: usize) -> Option<usize> {
         let text = self.text;
         let (mut bare, mut escaped) = (None, false);
@@ -403,21 +405,27 @@ impl<'a> RuleReader<'a> {
                 _ if escaped => escaped = false,
                 '\\' => escaped = true,
                 ';' => bare = bare.or(Some(at)),
+                '"' if bare.is_some() => break,
                 '"' if text[at + 1..].trim_start().starts_with(';') => {
-                    if let Some(semicolon) = bare {
-                        let message = format!(
-                            "unescaped `;` inside the quoted value of `{name}`: Suricata ends \
-                             the option there, so write `\\;`"
-                        );
-                        self.error(semicolon, message);
-                    }
                     return Some(text.len() - text[at + 1..].trim_start().len());
                 }
                 _ => {}
             }
         }
-        self.unclosed_quote(name, open);
-        None
+        match bare.map(|semicolon| (semicolon, closing_quote(text, semicolon))) {
+            Some((semicolon, Some(end))) => {
+                let message = format!(
+                    "unescaped `;` inside the quoted value of `{name}`: Suricata ends the \
+                     option there, so write `\\;`"
+                );
+                self.error(semicolon, message);
+                Some(end)
+            }
+            _ => {
+                self.unclosed_quote(name, open);
+                None
+            }
+        }
     }
 
     /// Says why a quoted value has no closing quote before a `;`: text after its closing
@@ -437,6 +445,14 @@ impl<'a> RuleReader<'a> {
             None => self.error(open, format!("unterminated quote in option `{name}`")),
         }
     }
+}
+
+/// Where a quoted value whose bare `;` is at `semicolon` ends: the offset of the `;` after
+/// the first `"` from there, when only spaces stand between them.
+fn closing_quote(text: &str, semicolon: usize) -> Option<usize> {
+    let quote = unescaped(text, semicolon, '"')?;
+    let after = text[quote + 1..].trim_start();
+    after.starts_with(';').then_some(text.len() - after.len())
 }
 
 /// Option names are keywords such as `msg`, `http.uri`, `app-layer-event` or `ja3_hash`.

@@ -92,6 +92,11 @@ pub fn describe_error(error: &serde_saphyr::Error) -> (u32, u32, String) {
         Some(rest) => rest.split_once(": ").map_or(rest, |(_, message)| message),
         None => first,
     };
+    // The location is given apart; drop the copy some messages carry at their end.
+    let message = match message.rsplit_once(" at line ") {
+        Some((text, place)) if place.contains(", column ") => text,
+        _ => message,
+    };
     (line, column, message.to_owned())
 }
 
@@ -216,6 +221,21 @@ fn check_common(raw: &YamlRule, kind: Kind, checker: &mut Checker) {
     if let Some(severity) = &raw.severity {
         checker.one_of("severity", severity, &SEVERITIES);
     }
+    if let Some(mode) = raw
+        .mode
+        .as_ref()
+        .filter(|_| kind != Kind::IntrusionPrevention)
+    {
+        checker.error(
+            &mode.referenced,
+            "`mode` is only for intrusion-prevention rules",
+        );
+    }
+    check_identifiers(raw, checker);
+}
+
+/// Checks CVE and ATT&CK ids, versions and dates.
+fn check_identifiers(raw: &YamlRule, checker: &mut Checker) {
     for cve in raw.cves.iter().filter(|c| !is_cve_id(&c.value)) {
         let message = format!("`{}` is not a CVE id like `CVE-2021-44228`", cve.value);
         checker.error(&cve.referenced, message);
@@ -237,21 +257,19 @@ fn check_common(raw: &YamlRule, kind: Kind, checker: &mut Checker) {
     }
     for date in [&raw.issued, &raw.updated].into_iter().flatten() {
         if NaiveDate::parse_from_str(&date.value, "%Y-%m-%d").is_err() {
-            checker.error(
-                &date.referenced,
-                format!("`{}` is not a date like `2026-12-01`", date.value),
-            );
+            let message = format!("`{}` is not a date like `2026-12-01`", date.value);
+            checker.error(&date.referenced, message);
         }
     }
-    if let Some(mode) = raw
-        .mode
-        .as_ref()
-        .filter(|_| kind != Kind::IntrusionPrevention)
-    {
-        checker.error(
-            &mode.referenced,
-            "`mode` is only for intrusion-prevention rules",
-        );
+}
+
+/// The section each kind's rules hold their own fields in.
+fn section_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Firewall => "firewall",
+        Kind::IntegrityMonitoring => "integrity_monitoring",
+        Kind::IntrusionPrevention => "intrusion_prevention",
+        Kind::LogInspection => "log_inspection",
     }
 }
 
@@ -262,28 +280,17 @@ fn check_section(
     checker: &mut Checker,
 ) -> Option<(&'static str, Value)> {
     let present = [
-        (Kind::Firewall, "firewall", raw.firewall.is_some()),
-        (
-            Kind::IntegrityMonitoring,
-            "integrity_monitoring",
-            raw.integrity_monitoring.is_some(),
-        ),
-        (
-            Kind::IntrusionPrevention,
-            "intrusion_prevention",
-            raw.intrusion_prevention.is_some(),
-        ),
-        (
-            Kind::LogInspection,
-            "log_inspection",
-            raw.log_inspection.is_some(),
-        ),
+        raw.firewall.is_some(),
+        raw.integrity_monitoring.is_some(),
+        raw.intrusion_prevention.is_some(),
+        raw.log_inspection.is_some(),
     ];
-    let expected = present
-        .iter()
-        .find(|(k, ..)| *k == kind)
-        .map(|(_, name, _)| *name)?;
-    for (other, name, _) in present.iter().filter(|(k, _, is)| *is && *k != kind) {
+    for (other, _) in Kind::ALL
+        .into_iter()
+        .zip(present)
+        .filter(|(k, is)| *is && *k != kind)
+    {
+        let name = section_name(other);
         let message = format!("a {kind} source cannot hold a `{name}` section ({other} rules)");
         checker.error(&raw.id.referenced, message);
     }
@@ -306,12 +313,14 @@ fn check_section(
             .map(|s| yaml_kinds::check_log(s, checker)),
     };
     if value.is_none() {
-        checker.error(
-            &raw.id.referenced,
-            format!("rule `{}` needs a `{expected}` section", raw.id.value),
+        let message = format!(
+            "rule `{}` needs a `{}` section",
+            raw.id.value,
+            section_name(kind)
         );
+        checker.error(&raw.id.referenced, message);
     }
-    value.map(|value| (expected, value))
+    value.map(|value| (section_name(kind), value))
 }
 
 #[cfg(test)]

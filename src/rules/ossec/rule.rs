@@ -2,6 +2,7 @@
 //! the bundle's index shows. Option values are kept as Wazuh reads them: the file's own text,
 //! with variables replaced.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use roxmltree::Node;
@@ -41,7 +42,14 @@ impl Reader<'_> {
         for child in node.children().filter(Node::is_element) {
             self.rule_option(child, &mut draft);
         }
-        self.check_variables(node, &mut draft);
+        let used = self.check_variables(node, &mut draft);
+        // A variable's value is part of the rule: changing it changes what the rule matches.
+        for (name, value) in used {
+            draft
+                .rule
+                .content
+                .push_str(&format!("\nvariable {name}: {value}"));
+        }
         self.required(node, &mut draft);
 
         let failed = draft.problems.iter().any(Diagnostic::is_error);
@@ -177,23 +185,35 @@ impl Reader<'_> {
 
     /// Every `$NAME` in the rule's attributes and text must be a variable defined earlier in
     /// the file: Wazuh reads a file's variables in order and knows no others.
-    fn check_variables(&self, node: Node, draft: &mut Draft) {
+    /// Returns the variables the rule uses, by lower-case name, with their values.
+    fn check_variables(&self, node: Node, draft: &mut Draft) -> BTreeMap<String, String> {
+        let mut used = BTreeMap::new();
         for descendant in node.descendants() {
             if descendant.is_text() {
-                self.undefined_variables(descendant.range(), draft);
+                self.variables_in(descendant.range(), draft, &mut used);
             }
             for attribute in descendant.attributes() {
-                self.undefined_variables(attribute.range_value(), draft);
+                self.variables_in(attribute.range_value(), draft, &mut used);
             }
         }
+        used
     }
 
-    fn undefined_variables(&self, range: Range<usize>, draft: &mut Draft) {
+    fn variables_in(
+        &self,
+        range: Range<usize>,
+        draft: &mut Draft,
+        used: &mut BTreeMap<String, String>,
+    ) {
         let start = self.prepared.original(range.start);
         let raw = self.raw(range);
         for (at, _) in raw.match_indices('$') {
             let name = variable_name(&raw[at + 1..]);
-            if name.is_empty() || self.variables.contains_key(&name.to_ascii_lowercase()) {
+            if name.is_empty() {
+                continue;
+            }
+            if let Some(value) = self.variables.get(&name.to_ascii_lowercase()) {
+                used.insert(name.to_ascii_lowercase(), value.clone());
                 continue;
             }
             let location = self.location_at(start + at);

@@ -1,3 +1,6 @@
+//! Unit tests for the OSSEC reader: rules, inherited groups, variables, the lenient XML it
+//! repairs, and each problem it reports at its line and column in the file.
+
 use serde_json::json;
 
 use super::*;
@@ -197,7 +200,12 @@ fn variables_must_be_defined_earlier_in_the_file() {
 
 /// Each rule error with its place and a fragment of its message. Every rule opens at line 2,
 /// column 3, inside `<group name="a,">`.
-const ERRORS: [(&str, &str, &str); 8] = [
+const ERRORS: [(&str, &str, &str); 9] = [
+    (
+        r#"<rule id="1"><description>x</description></rule>"#,
+        "2:3",
+        "rule has no `level`",
+    ),
     (
         r#"<rule id="1" level="17"><description>x</description></rule>"#,
         "2:23",
@@ -257,12 +265,13 @@ fn each_rule_error_is_reported_with_its_reason_at_its_place() {
 }
 
 #[test]
-fn top_level_elements_must_be_groups_or_variables() {
-    let parsed = read(b"<rule id=\"1\" level=\"3\"/>\n<group><rule id=\"2\" level=\"1\"><description>x</description></rule></group>");
+fn top_level_elements_must_be_named_groups_or_variables() {
+    let parsed = read(b"<rule id=\"1\" level=\"3\"/>\n<group><rule id=\"2\" level=\"1\"><description>x</description></rule></group>\n  <var>8</var>");
     let found = diagnostics(&parsed);
-    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found.len(), 3, "{found:?}");
     assert!(found[0].starts_with("1:1 error unexpected `<rule>` at the top level"));
     assert!(found[1].starts_with("2:1 error `<group>` has no `name`"));
+    assert!(found[2].starts_with("3:3 error `<var>` has no `name`"));
 }
 
 #[test]
@@ -308,4 +317,23 @@ fn an_empty_description_only_warns() {
         ["2:3 warning rule `13106` has an empty `<description>`, so no name"]
     );
     assert_eq!(parsed.rules[0].description, None);
+}
+
+#[test]
+fn a_variable_value_belongs_to_the_content_of_the_rules_that_use_it() {
+    let text = |value: &str| {
+        format!(
+            "<var name=\"FREQ\">{value}</var>\n<group name=\"a,\">\n  <rule id=\"1\" level=\"3\" \
+             frequency=\"$FREQ\">\n    <description>x</description>\n  </rule>\n  <rule id=\"2\" \
+             level=\"3\">\n    <description>y</description>\n  </rule>\n</group>\n"
+        )
+    };
+    let (six, eight) = (read(text("6").as_bytes()), read(text("8").as_bytes()));
+    assert!(
+        six.rules[0].content.ends_with("\nvariable freq: 6"),
+        "{}",
+        six.rules[0].content
+    );
+    assert_ne!(six.rules[0].content, eight.rules[0].content);
+    assert_eq!(six.rules[1].content, eight.rules[1].content);
 }

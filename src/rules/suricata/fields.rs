@@ -238,7 +238,7 @@ fn index_entry(
     entry
 }
 
-/// ET dates are `2019_07_26`, since metadata values cannot hold `-`; the index uses ISO 8601.
+/// ET writes dates in its metadata as `2019_07_26`; the index uses ISO 8601.
 fn iso_date(value: &str) -> String {
     let parts: Vec<&str> = value.split('_').collect();
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());

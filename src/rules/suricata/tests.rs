@@ -1,3 +1,6 @@
+//! Unit tests for the Suricata reader: what it reads from a rule, and each problem it
+//! reports, with its reason, at its line and column.
+
 use serde_json::json;
 
 use super::*;
@@ -205,7 +208,12 @@ fn an_attack_id_that_is_not_a_technique_warns() {
 /// Each syntax error, with the place it is reported and a fragment of its message. The base
 /// rule is `alert tcp any any -> any any (msg:"a"; sid:1;)`: `(` is column 30, `msg` 31,
 /// its opening quote 35, `sid` 40 and its value 44.
-const ERRORS: [(&str, &str, &str); 18] = [
+const ERRORS: [(&str, &str, &str); 19] = [
+    (
+        r#"alert tcp any any -> any any (msg:"a"; sid;)"#,
+        "1:40",
+        "`sid` needs a value",
+    ),
     (
         r#"alert tcp any any -> any any (msg:"abc; sid:1;)"#,
         "1:35",
