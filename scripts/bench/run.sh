@@ -296,6 +296,7 @@ print(sum(i.compress_size for b in sys.argv[1:] for i in zipfile.ZipFile(b).info
     else
         measure rulecut verify "$tree" 1 "" -- sh -c 'echo "no release: build failed" >&2; exit 2'
     fi
+    rm -rf "$out"
     bench_scheduled "$tree" "$root" || true
 }
 
