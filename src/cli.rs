@@ -124,6 +124,10 @@ struct BuildArgs {
     /// Why this emergency release is cut
     #[arg(long, value_name = "TEXT", requires = "emergency")]
     reason: Option<String>,
+    /// After publishing, tag each git source's released commit with the release id
+    /// (an annotated tag); a tag of that name pointing elsewhere is an error, exit 2
+    #[arg(long)]
+    tag: bool,
 }
 
 #[derive(Args, Debug)]
@@ -177,6 +181,7 @@ impl From<ReleaseError> for Failure {
             }
             ReleaseError::Guarded(violations) => violations.iter().map(|v| v.to_string()).collect(),
             ReleaseError::Review(mismatch) => mismatch.differences.clone(),
+            ReleaseError::Tag { failures, .. } => failures.iter().map(error_line).collect(),
             _ => Vec::new(),
         };
         Failure {
@@ -257,14 +262,28 @@ fn build(config_path: &Path, args: BuildArgs) -> Result<u8, Failure> {
         wait_for_lock: None,
     };
     if args.dry_run {
-        return dry_run(&config, &request, args.json);
+        return dry_run(&config, &request, args.json, args.tag);
     }
     let cut = release::build_reviewed(&config, &request, reviewed.as_ref(), &mut |_| Ok(()))?;
     println!("{}", cut.path.display());
+    if args.tag {
+        release::tag(&config, &cut.plan)?;
+    }
     Ok(0)
 }
 
-fn dry_run(config: &Config, request: &Request, json: bool) -> Result<u8, Failure> {
+/// An error and its causes on one line each, as `main` prints the final error.
+fn error_line(error: &impl std::error::Error) -> String {
+    let mut text = format!("rulecut: error: {error}");
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(&format!("\n  caused by: {next}"));
+        cause = next.source();
+    }
+    text
+}
+
+fn dry_run(config: &Config, request: &Request, json: bool, tag: bool) -> Result<u8, Failure> {
     let (checked, bundles) = release::prepare(config)?;
     let history = rulecut::ledger::read(&request.output).map_err(ReleaseError::from)?;
     let plan = release::plan(config, request, &checked, &bundles, &history)?;
@@ -274,13 +293,13 @@ fn dry_run(config: &Config, request: &Request, json: bool) -> Result<u8, Failure
             serde_json::to_string_pretty(&plan).context("cannot write the plan")?
         );
     } else {
-        print_plan(&plan);
+        print_plan(&plan, tag);
     }
     release::refuse_guarded(&plan)?;
     Ok(0)
 }
 
-fn print_plan(plan: &release::Plan) {
+fn print_plan(plan: &release::Plan, tag: bool) {
     println!(
         "release  {} (sequence {}, {} #{})",
         plan.release,
@@ -297,6 +316,20 @@ fn print_plan(plan: &release::Plan) {
             .map_or("none", |p| p.release.as_str())
     );
     println!("output   {}", plan.output.join(&plan.release).display());
+    print_sources(plan, tag);
+    for (kind, c) in &plan.changes.kinds {
+        let (new, updated, removed) = (c.new.len(), c.updated.len(), c.removed.len());
+        let total = c.total;
+        println!(
+            "changes  {kind}: {new} new, {updated} updated, {removed} removed, {total} in all"
+        );
+    }
+    history::print_guards(&plan.guards);
+}
+
+/// The plan's sources: each one's commit or tree digest, its commits since the previous
+/// release, and the tag `--tag` would make.
+fn print_sources(plan: &release::Plan, tag: bool) {
     for source in &plan.sources {
         let revision = source
             .commit
@@ -308,15 +341,13 @@ fn print_plan(plan: &release::Plan) {
             source.kind,
             revision.unwrap_or_default()
         );
+        for line in plan.commits.get(&source.name).into_iter().flatten() {
+            println!("           - {line}");
+        }
+        if let (true, Some(commit)) = (tag, &source.commit) {
+            println!("tag      {} at {commit}", plan.release);
+        }
     }
-    for (kind, c) in &plan.changes.kinds {
-        let (new, updated, removed) = (c.new.len(), c.updated.len(), c.removed.len());
-        let total = c.total;
-        println!(
-            "changes  {kind}: {new} new, {updated} updated, {removed} removed, {total} in all"
-        );
-    }
-    history::print_guards(&plan.guards);
 }
 
 /// The release time: `--at`, else `SOURCE_DATE_EPOCH`, else now.

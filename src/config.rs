@@ -385,20 +385,8 @@ fn check_source(
         );
         return Err(places.error(&span, message));
     }
-    let origin = match (source.path, source.git) {
-        (Some(path), None) => Origin::Folder(base.join(path)),
-        (None, Some(git)) => Origin::Git {
-            path: git.path.unwrap_or_default(),
-            reference: git.reference.unwrap_or_else(|| "HEAD".to_owned()),
-            repo: base.join(git.repo),
-        },
-        _ => {
-            return Err(places.error(
-                &span,
-                format!("source `{name}` needs either `path` or `git`"),
-            ));
-        }
-    };
+    let origin = origin(source.path, source.git, base)
+        .map_err(|message| places.error(&span, format!("source `{name}` {message}")))?;
     Ok(SourceConfig {
         format: source.format,
         kind: source.kind,
@@ -406,6 +394,64 @@ fn check_source(
         name,
         origin,
     })
+}
+
+/// Where a source's files come from, or what is wrong with how it says so.
+fn origin(path: Option<String>, git: Option<RawGit>, base: &Path) -> Result<Origin, String> {
+    match (path, git) {
+        (Some(path), None) => Ok(Origin::Folder(base.join(path))),
+        (None, Some(git)) => Ok(Origin::Git {
+            path: git.path.unwrap_or_default(),
+            reference: git.reference.unwrap_or_else(|| "HEAD".to_owned()),
+            repo: repository_path(&git.repo, base)?,
+        }),
+        _ => Err("needs either `path` or `git`".to_owned()),
+    }
+}
+
+/// A git repository's local path: a path relative to `release.yaml`, or a `file://` URL
+/// (RFC 8089: `file:///path` or `file://localhost/path`, `%`-escaped). libgit2 opens paths,
+/// not URLs, and rulecut never uses the network, so any other URL is refused here, where the
+/// error can name its line.
+fn repository_path(text: &str, base: &Path) -> Result<PathBuf, String> {
+    if let Some(rest) = text.strip_prefix("file://") {
+        let path = rest.strip_prefix("localhost").unwrap_or(rest);
+        if !path.starts_with('/') {
+            return Err(format!(
+                "has git repository `{text}`, which is not on this machine: a `file://` URL \
+                 needs an absolute path, as in `file:///srv/rules.git`"
+            ));
+        }
+        return percent_decode(path)
+            .ok_or_else(|| format!("has git repository `{text}`, with a bad `%` escape"));
+    }
+    let scheme = text.split_once("://").map(|(scheme, _)| scheme);
+    if scheme.is_some_and(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric())) {
+        return Err(format!(
+            "has git repository `{text}`, a remote URL: rulecut reads only local repositories, \
+             by path or `file://` URL, and never uses the network"
+        ));
+    }
+    Ok(base.join(text))
+}
+
+/// A URL path's `%XX` escapes decoded to the bytes they stand for.
+fn percent_decode(text: &str) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let escape = tail.get(..2)?;
+            bytes.extend(hex::decode(escape).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
 }
 
 #[cfg(test)]
@@ -458,6 +504,52 @@ mod tests {
         let text = format!("{MINIMAL}    git: {{ repo: ../x }}\n");
         let error = load_text(&text).unwrap_err().to_string();
         assert!(error.contains("needs either `path` or `git`"), "{error}");
+    }
+
+    fn git_source(repo: &str) -> Result<Config, ConfigError> {
+        load_text(&format!(
+            "product: Example\nsources:\n  - name: li\n    kind: log-inspection\n    \
+             git: {{ repo: '{repo}', ref: main }}\n"
+        ))
+    }
+
+    fn repo_of(config: &Config) -> &Path {
+        match &config.sources[0].origin {
+            Origin::Git { repo, .. } => repo,
+            Origin::Folder(_) => panic!("a git source"),
+        }
+    }
+
+    #[test]
+    fn file_urls_name_local_repositories_by_their_decoded_path() {
+        for (url, path) in [
+            ("file:///srv/li-rules", "/srv/li-rules"),
+            ("file://localhost/srv/li-rules", "/srv/li-rules"),
+            ("file:///srv/li%20rules%2Egit", "/srv/li rules.git"),
+        ] {
+            let config = git_source(url).expect("a valid configuration");
+            assert_eq!(repo_of(&config), Path::new(path), "{url}");
+        }
+        let config = git_source("../li-rules").expect("a valid configuration");
+        assert!(repo_of(&config).ends_with("../li-rules"));
+    }
+
+    #[test]
+    fn remote_and_malformed_repository_urls_are_refused_where_written() {
+        for (url, expected) in [
+            ("https://example.org/li.git", "a remote URL"),
+            ("ssh://git@example.org/li.git", "a remote URL"),
+            ("file://build-host/srv/li", "not on this machine"),
+            ("file:///srv/li%2", "bad `%` escape"),
+            ("file:///srv/li%zz", "bad `%` escape"),
+        ] {
+            let error = git_source(url).unwrap_err().to_string();
+            assert!(
+                error.contains(":3:11: source `li` has git repository"),
+                "{error}"
+            );
+            assert!(error.contains(expected), "{url}: {error}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::digest::{Sha256, sha256};
 use crate::manifest::{MANIFEST_NAME, Manifest, Previous, Trigger};
 use crate::package::{self, IndexedRule, PackageError};
 use crate::rules::Kind;
+use crate::source::ReleasedCommit;
 
 pub const LEDGER_NAME: &str = "releases.json";
 
@@ -102,6 +103,13 @@ impl History {
             format: 1,
             releases: self.chain.iter().map(|(e, _)| e.clone()).collect(),
         }
+    }
+
+    /// The commit recorded for source `name` by the newest release that recorded one, and
+    /// that release's id: what the next release's notes count commits from, even where
+    /// releases in between left the source out.
+    pub fn released_commit(&self, name: &str) -> Option<ReleasedCommit<'_>> {
+        released_commit(&self.chain, name)
     }
 
     /// The next release's global sequence and its number within `year`.
@@ -196,6 +204,21 @@ fn add(history: &mut History, name: String, manifest: Manifest, digest: Sha256) 
 /// The time of the newest release, if any.
 pub fn last_created(history: &History) -> Option<DateTime<Utc>> {
     history.chain.last().map(|(_, manifest)| manifest.created)
+}
+
+/// The commit recorded for source `name` by the newest release of `chain` that recorded one,
+/// and that release's id.
+pub fn released_commit<'c>(
+    chain: &'c [(Entry, Manifest)],
+    name: &str,
+) -> Option<ReleasedCommit<'c>> {
+    chain.iter().rev().find_map(|(entry, manifest)| {
+        let source = manifest.sources.iter().find(|s| s.name == name)?;
+        Some(ReleasedCommit {
+            commit: source.commit.as_deref()?,
+            release: &entry.id,
+        })
+    })
 }
 
 /// A release folder's manifest and the manifest's digest.

@@ -20,9 +20,9 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::config::{Origin, SourceConfig};
+use crate::config::SourceConfig;
 use crate::diff::{self, ChangeSet};
-use crate::ledger::{self, LedgerError};
+use crate::ledger::{self, Entry, LedgerError};
 use crate::manifest::{Manifest, SourceRecord, Trigger};
 use crate::source;
 use crate::version::AgentVersion;
@@ -52,13 +52,11 @@ pub enum NotesError {
     },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error("release `{release}` has no previous release folder beside it")]
-    NoPreviousFolder { release: String },
     #[error(
-        "`{}` is not the previous release `{release}` names: its manifest digest differs",
+        "release `{release}` is not in the chain of releases in `{}`",
         path.display()
     )]
-    PreviousMismatch { path: PathBuf, release: String },
+    NotInChain { path: PathBuf, release: String },
     #[error("cannot read template `{}`", path.display())]
     ReadTemplate {
         path: PathBuf,
@@ -77,7 +75,7 @@ impl NotesError {
     /// 1 where a release folder was checked and rejected, 2 where the job could not be done.
     pub fn exit_code(&self) -> u8 {
         match self {
-            NotesError::PreviousMismatch { .. } => 1,
+            NotesError::NotInChain { .. } => 1,
             _ => 2,
         }
     }
@@ -158,64 +156,64 @@ fn revision_text(source: &SourceRecord) -> String {
     }
 }
 
-/// The subjects of the commits each git source gained since the previous release, read from
-/// the repositories `sources` name. A source whose repository or commits cannot be read gets
-/// none, with a warning: the notes are still worth having.
+/// The notes' commit lines of each git source of a published release, as its build made them:
+/// the commits since the newest release before it (in `earlier`) that recorded one for the
+/// source, read from the repositories `sources` name. A source whose repository or commits
+/// cannot be read gets none, with a warning: the notes are still worth having.
 pub fn commits(
     sources: &[SourceConfig],
     manifest: &Manifest,
-    previous: Option<&Manifest>,
+    earlier: &[(Entry, Manifest)],
 ) -> BTreeMap<String, Vec<String>> {
     let mut found = BTreeMap::new();
     for record in &manifest.sources {
-        let earlier = previous.and_then(|p| p.sources.iter().find(|s| s.name == record.name));
-        let configured = sources.iter().find(|s| s.name == record.name);
-        let (Some(to), Some(from), Some(config)) = (
-            record.commit.as_deref(),
-            earlier.and_then(|e| e.commit.as_deref()),
-            configured,
-        ) else {
+        let since = ledger::released_commit(earlier, &record.name);
+        let (Some(commit), Some(since)) = (record.commit.as_deref(), since) else {
             continue;
         };
-        let Origin::Git { repo, path, .. } = &config.origin else {
-            continue;
-        };
-        match source::commits_since(repo, path, from, to) {
-            Ok(list) => {
-                found.insert(record.name.clone(), list);
+        match source::commit_log(sources, &record.name, commit, &since) {
+            Ok(Some(lines)) => {
+                found.insert(record.name.clone(), lines);
             }
+            Ok(None) => tracing::warn!(
+                source = %record.name,
+                "not a git source in release.yaml: its commits are not listed"
+            ),
             Err(error) => tracing::warn!(source = %record.name, %error, "cannot list commits"),
         }
     }
     found
 }
 
-/// The notes of a published release, rebuilt from its folder and the previous release's
-/// folder beside it, which must be the one its manifest names by digest.
+/// The notes of a published release, rebuilt from the release folders beside it: its
+/// manifest and bundles, and those of the release before it in their chain.
 pub fn rebuild(folder: &Path, sources: &[SourceConfig]) -> Result<Notes, NotesError> {
     let (manifest, _) = ledger::read_release(folder)?;
+    let output = folder.parent().unwrap_or(Path::new("."));
+    let history = ledger::read(output)?;
+    let position = history
+        .chain
+        .iter()
+        .position(|(entry, _)| entry.id == manifest.release)
+        .ok_or_else(|| NotesError::NotInChain {
+            path: output.to_owned(),
+            release: manifest.release.clone(),
+        })?;
+    let earlier = &history.chain[..position];
     let new = ledger::read_all_rules(folder, &manifest)?;
-    let (previous, old) = match &manifest.previous {
-        None => (None, diff::Rules::new()),
-        Some(link) => {
-            let no_folder = || NotesError::NoPreviousFolder {
-                release: manifest.release.clone(),
-            };
-            let path = folder.parent().ok_or_else(no_folder)?.join(&link.release);
-            let (earlier, digest) = ledger::read_release(&path)?;
-            if digest != link.manifest_sha256 {
-                return Err(NotesError::PreviousMismatch {
-                    path,
-                    release: manifest.release.clone(),
-                });
-            }
-            let rules = ledger::read_all_rules(&path, &earlier)?;
-            (Some(earlier), rules)
-        }
+    let previous = earlier.last();
+    let old = match previous {
+        Some((entry, earlier)) => ledger::read_all_rules(&output.join(&entry.id), earlier)?,
+        None => diff::Rules::new(),
     };
-    let commits = commits(sources, &manifest, previous.as_ref());
+    let commits = commits(sources, &manifest, earlier);
     let changes = diff::diff(&old, &new);
-    Ok(Notes::new(&manifest, previous.as_ref(), changes, &commits))
+    Ok(Notes::new(
+        &manifest,
+        previous.map(|(_, m)| m),
+        changes,
+        &commits,
+    ))
 }
 
 /// The rendered notes: Markdown and JSON.

@@ -6,7 +6,7 @@
 //! loaded (only now, and only because a release is being cut), everything is signed, and the
 //! release is published atomically.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Ste
 use crate::review::Reviewed;
 use crate::rules::{Diagnostic, Kind, RuleFile};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
+use crate::source::git::TagError;
 use crate::source::{self, CollectError, Collected, Revision};
 use crate::validate::{self, Validated};
 use crate::version::AgentVersion;
@@ -62,6 +63,14 @@ pub enum ReleaseError {
     Review(#[from] crate::review::Mismatch),
     #[error(transparent)]
     Sign(#[from] SignError),
+    #[error(
+        "release `{release}` is published and stands, but {} git source(s) could not be tagged",
+        failures.len()
+    )]
+    Tag {
+        failures: Vec<TagError>,
+        release: String,
+    },
     #[error("release time {at} is before the previous release `{previous}` at {previous_at}")]
     TimeOrder {
         at: String,
@@ -103,9 +112,11 @@ impl ReleaseError {
                  scheduled and emergency releases"
                     .to_owned(),
             ),
+            ReleaseError::Collect(error) => error.help(),
             ReleaseError::Guarded(violations) => Some(guard::help(violations)),
             ReleaseError::Publish(error) => error.help(),
             ReleaseError::Sign(error) => error.help(),
+            ReleaseError::Tag { failures, .. } => failures.iter().find_map(TagError::help),
             _ => None,
         }
     }
@@ -182,6 +193,8 @@ pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
 #[derive(Debug, Serialize)]
 pub struct Plan {
     pub changes: ChangeSet,
+    /// The notes' lines for each git source's commits since its previous release, by name.
+    pub commits: BTreeMap<String, Vec<String>>,
     #[serde(with = "manifest::rfc3339")]
     pub created: DateTime<Utc>,
     /// What the guards found, overridden or not.
@@ -281,6 +294,7 @@ pub fn plan(
     let guards = check_guards(config, request, history, (&old, &new), &changes)?;
     Ok(Plan {
         changes,
+        commits: commit_logs(config, checked, history)?,
         created: request.at,
         guards,
         output: request.output.clone(),
@@ -329,6 +343,20 @@ fn check_guards(
         ledger::read_rules(&request.output.join(&entry.id), manifest, kind)
     };
     Ok(guard::check(&input, &mut load)?)
+}
+
+/// Each git source's commits since the release that last recorded one for it.
+fn commit_logs(
+    config: &Config,
+    checked: &Checked,
+    history: &History,
+) -> Result<BTreeMap<String, Vec<String>>, ReleaseError> {
+    let released = |name: &str| history.released_commit(name);
+    Ok(source::commit_logs(
+        &config.sources,
+        &checked.collected,
+        released,
+    )?)
 }
 
 fn source_records(collected: &[Collected]) -> Vec<SourceRecord> {
@@ -495,8 +523,7 @@ fn notes_files(
     history: &History,
 ) -> Result<[NamedFile; 2], ReleaseError> {
     let previous = history.chain.last().map(|(_, manifest)| manifest);
-    let commits = notes::commits(&config.sources, manifest, previous);
-    let notes = Notes::new(manifest, previous, plan.changes.clone(), &commits);
+    let notes = Notes::new(manifest, previous, plan.changes.clone(), &plan.commits);
     let rendered = notes::render(&notes, config.templates.as_deref())?;
     Ok([
         (
@@ -554,6 +581,30 @@ fn highest_version<'a>(versions: impl Iterator<Item = Option<&'a str>>) -> Optio
         .flatten()
         .filter_map(|v| v.parse::<AgentVersion>().ok());
     parsed.max().map(|v| v.to_string())
+}
+
+/// Tags each git source's released commit with the release id, in an annotated tag whose
+/// message names the product and the release. Call only after publishing: a failure leaves
+/// the release standing, and is reported once every source has been tried.
+pub fn tag(config: &Config, plan: &Plan) -> Result<(), ReleaseError> {
+    let message = format!("{} {}\n", config.product, plan.release);
+    let request = source::git::Tag {
+        message: &message,
+        name: &plan.release,
+        time: plan.created,
+    };
+    let commit_of = |name: &str| {
+        let record = plan.sources.iter().find(|s| s.name == name);
+        record.and_then(|s| s.commit.clone())
+    };
+    let failures = source::tag_sources(&config.sources, commit_of, &request);
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(ReleaseError::Tag {
+        failures,
+        release: plan.release.clone(),
+    })
 }
 
 /// `latest.json` and its signature, naming the given release. It expires at the next slot

@@ -2,11 +2,17 @@
 //!
 //! A folder source is walked on disk; a git source is read straight from the repository's
 //! object database at the resolved commit, with no checkout and no network, so uncommitted
-//! changes in a work tree are never released. Every file is read once, and the files come back
-//! sorted by their path bytes whatever order the file system lists them in. Files whose format
-//! is not the source's (or, without one, that no extension names) are skipped, as are hidden
-//! files and folders.
+//! changes in a work tree are never released (see [`git`]). Every file is read once, and the
+//! files come back sorted by their path bytes whatever order the file system lists them in.
+//! Files whose format is not the source's (or, without one, that no extension names) are
+//! skipped, as are hidden files and folders.
+//!
+//! Git sources also give the release notes the commits since the previous release, and may be
+//! tagged with the release id once it is published.
 
+pub mod git;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -21,9 +27,25 @@ use crate::rules::{Format, Kind, RuleFile};
 pub enum CollectError {
     #[error("source `{source_name}` holds no rule files in `{}`", path.display())]
     Empty { path: PathBuf, source_name: String },
+    #[error(
+        "path `{path}` does not exist at ref `{reference}` (commit {commit}) in git repository `{}`",
+        repo.display()
+    )]
+    MissingGitPath {
+        commit: String,
+        path: String,
+        reference: String,
+        repo: PathBuf,
+    },
     #[error("cannot open git repository `{}`", path.display())]
     OpenRepository {
         path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot read the commit history of git repository `{}`", repo.display())]
+    ReadGitHistory {
+        repo: PathBuf,
         #[source]
         source: git2::Error,
     },
@@ -46,7 +68,7 @@ pub enum CollectError {
         #[source]
         source: walkdir::Error,
     },
-    #[error("ref `{reference}` does not resolve to a commit in `{}`", repo.display())]
+    #[error("ref `{reference}` does not resolve to a commit in git repository `{}`", repo.display())]
     ResolveGitRef {
         reference: String,
         repo: PathBuf,
@@ -55,6 +77,32 @@ pub enum CollectError {
     },
     #[error("`{}` is a symbolic link, which rulecut does not follow", path.display())]
     SymbolicLink { path: PathBuf },
+}
+
+impl CollectError {
+    pub fn help(&self) -> Option<String> {
+        match self {
+            CollectError::MissingGitPath {
+                reference, repo, ..
+            } => Some(format!(
+                "list the folders at that ref with `git -C {} ls-tree -d -r --name-only {reference}`",
+                repo.display()
+            )),
+            CollectError::OpenRepository { .. } => Some(
+                "`git.repo` must name a local repository: a path relative to release.yaml, or a \
+                 `file://` URL"
+                    .to_owned(),
+            ),
+            CollectError::ResolveGitRef {
+                reference, repo, ..
+            } => Some(format!(
+                "list the branches and tags with `git -C {} show-ref`; `{reference}` is not \
+                 among them",
+                repo.display()
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Which state of a source a release was cut from.
@@ -90,7 +138,7 @@ pub fn collect(source: &SourceConfig) -> Result<Collected, CollectError> {
             reference,
             path,
         } => {
-            let (files, commit) = collect_git(repo, reference, path, source)?;
+            let (files, commit) = git::collect(repo, reference, path, source)?;
             (files, Revision::Commit(commit), repo.join(path))
         }
     };
@@ -106,6 +154,84 @@ pub fn collect(source: &SourceConfig) -> Result<Collected, CollectError> {
         name: source.name.clone(),
         revision,
     })
+}
+
+/// The commit an earlier release recorded for a git source.
+#[derive(Clone, Copy, Debug)]
+pub struct ReleasedCommit<'a> {
+    pub commit: &'a str,
+    pub release: &'a str,
+}
+
+/// The notes' commit lines for every git source that an earlier release also recorded a
+/// commit for, by source name: the subjects of the commits since then, newest first. A source
+/// released for the first time has none, since everything in its history would be "new".
+pub fn commit_logs<'h>(
+    sources: &[SourceConfig],
+    collected: &[Collected],
+    released: impl Fn(&str) -> Option<ReleasedCommit<'h>>,
+) -> Result<BTreeMap<String, Vec<String>>, CollectError> {
+    let mut logs = BTreeMap::new();
+    for source in sources {
+        let Origin::Git { repo, .. } = &source.origin else {
+            continue;
+        };
+        let commit = collected
+            .iter()
+            .find(|c| c.name == source.name)
+            .and_then(|c| match &c.revision {
+                Revision::Commit(commit) => Some(commit),
+                Revision::Tree(_) => None,
+            });
+        let (Some(commit), Some(since)) = (commit, released(&source.name)) else {
+            continue;
+        };
+        logs.insert(source.name.clone(), git::log_since(repo, commit, &since)?);
+    }
+    Ok(logs)
+}
+
+/// The notes' commit lines for the one git source `name`, from the commit an earlier release
+/// recorded for it up to `commit`, as [`commit_logs`] gives them: for a commit already known,
+/// as when a published release's notes are made again. `None` where `name` is not a git
+/// source.
+pub fn commit_log(
+    sources: &[SourceConfig],
+    name: &str,
+    commit: &str,
+    since: &ReleasedCommit,
+) -> Result<Option<Vec<String>>, CollectError> {
+    let origin = sources.iter().find(|s| s.name == name).map(|s| &s.origin);
+    let Some(Origin::Git { repo, .. }) = origin else {
+        return Ok(None);
+    };
+    git::log_since(repo, commit, since).map(Some)
+}
+
+/// Tags the commit each git source was released at, as `commit_of` gives it by source name.
+/// Every source is tried, whatever happens to the others, and every failure comes back.
+pub fn tag_sources(
+    sources: &[SourceConfig],
+    commit_of: impl Fn(&str) -> Option<String>,
+    tag: &git::Tag,
+) -> Vec<git::TagError> {
+    let mut failures = Vec::new();
+    for source in sources {
+        let (Origin::Git { repo, .. }, Some(commit)) = (&source.origin, commit_of(&source.name))
+        else {
+            continue;
+        };
+        match git::tag(repo, &commit, tag) {
+            Ok(git::Tagged::Created) => {
+                tracing::info!(tag = %tag.name, repo = %repo.display(), %commit, "tagged");
+            }
+            Ok(git::Tagged::Existing) => {
+                tracing::debug!(tag = %tag.name, repo = %repo.display(), "already tagged");
+            }
+            Err(error) => failures.push(error),
+        }
+    }
+    failures
 }
 
 /// The format a file is read in, or `None` when the source skips it.
@@ -194,149 +320,6 @@ fn tree_digest(files: &[(RuleFile, Format)]) -> Sha256 {
         listing.push_str(&format!("{}  {within}\n", sha256(&file.bytes)));
     }
     sha256(listing.as_bytes())
-}
-
-fn collect_git(
-    repo_path: &Path,
-    reference: &str,
-    path: &str,
-    source: &SourceConfig,
-) -> Result<(Vec<(RuleFile, Format)>, String), CollectError> {
-    let repo = git2::Repository::open(repo_path).map_err(|e| CollectError::OpenRepository {
-        path: repo_path.to_owned(),
-        source: e,
-    })?;
-    let commit = repo
-        .revparse_single(reference)
-        .and_then(|object| object.peel_to_commit())
-        .map_err(|e| CollectError::ResolveGitRef {
-            reference: reference.to_owned(),
-            repo: repo_path.to_owned(),
-            source: e,
-        })?;
-    let read_error = |what: &str, e| CollectError::ReadGitObject {
-        path: what.to_owned(),
-        repo: repo_path.to_owned(),
-        source: e,
-    };
-    let mut tree = commit.tree().map_err(|e| read_error(path, e))?;
-    let trimmed = path.trim_matches('/');
-    if !trimmed.is_empty() {
-        let entry = tree
-            .get_path(Path::new(trimmed))
-            .map_err(|e| read_error(trimmed, e))?;
-        tree = entry
-            .to_object(&repo)
-            .and_then(|o| o.peel_to_tree())
-            .map_err(|e| read_error(trimmed, e))?;
-    }
-    let mut files = Vec::new();
-    let mut failure = None;
-    tree.walk(git2::TreeWalkMode::PreOrder, |folder, entry| {
-        let relative = format!("{folder}{}", String::from_utf8_lossy(entry.name_bytes()));
-        if entry.kind() != Some(git2::ObjectType::Blob)
-            || relative.split('/').any(|p| p.starts_with('.'))
-        {
-            return git2::TreeWalkResult::Ok;
-        }
-        let Some(format) = format_of(Path::new(&relative), source) else {
-            return git2::TreeWalkResult::Ok;
-        };
-        if entry.filemode() == i32::from(git2::FileMode::Link) {
-            failure = Some(CollectError::SymbolicLink {
-                path: repo_path.join(trimmed).join(&relative),
-            });
-            return git2::TreeWalkResult::Abort;
-        }
-        match repo.find_blob(entry.id()) {
-            Ok(blob) => {
-                let display = format!(
-                    "{}@{}:{}",
-                    display_path(repo_path),
-                    reference,
-                    join(trimmed, &relative)
-                );
-                files.push((
-                    rule_file(source, display, &relative, blob.content().to_vec()),
-                    format,
-                ));
-                git2::TreeWalkResult::Ok
-            }
-            Err(e) => {
-                failure = Some(read_error(&relative, e));
-                git2::TreeWalkResult::Abort
-            }
-        }
-    })
-    .map_err(|e| read_error(trimmed, e))
-    .or_else(|e| if failure.is_some() { Ok(()) } else { Err(e) })?;
-    if let Some(failure) = failure {
-        return Err(failure);
-    }
-    files.sort_by(|a, b| a.0.entry.cmp(&b.0.entry));
-    Ok((files, commit.id().to_string()))
-}
-
-/// The most commits [`commits_since`] lists: release notes are not a git log.
-pub const MAX_COMMITS: usize = 100;
-
-/// The commits after `from` up to `to` that change anything under `path`, newest first, each
-/// as its first 12 hex digits and its subject. A fixed-length id rather than git's shortest
-/// unique one, so the same two commits give the same lines whatever else the repository holds.
-pub fn commits_since(
-    repo_path: &Path,
-    path: &str,
-    from: &str,
-    to: &str,
-) -> Result<Vec<String>, CollectError> {
-    let repo = git2::Repository::open(repo_path).map_err(|e| CollectError::OpenRepository {
-        path: repo_path.to_owned(),
-        source: e,
-    })?;
-    let error = |e| CollectError::ReadGitObject {
-        path: format!("{from}..{to}"),
-        repo: repo_path.to_owned(),
-        source: e,
-    };
-    let mut walk = repo.revwalk().map_err(error)?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-        .map_err(error)?;
-    walk.push(git2::Oid::from_str(to).map_err(error)?)
-        .map_err(error)?;
-    walk.hide(git2::Oid::from_str(from).map_err(error)?)
-        .map_err(error)?;
-    let trimmed = Path::new(path.trim_matches('/'));
-    let mut commits = Vec::new();
-    for oid in walk {
-        let commit = repo.find_commit(oid.map_err(error)?).map_err(error)?;
-        let parent = commit.parents().next();
-        if subtree(&commit, trimmed) != parent.and_then(|p| subtree(&p, trimmed)) {
-            let id = commit.id().to_string();
-            let subject = String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default());
-            commits.push(format!("{} {subject}", &id[..12]));
-        }
-        if commits.len() == MAX_COMMITS {
-            break;
-        }
-    }
-    Ok(commits)
-}
-
-/// The id of the tree under `path` in a commit, if it has one there.
-fn subtree(commit: &git2::Commit<'_>, path: &Path) -> Option<git2::Oid> {
-    let tree = commit.tree().ok()?;
-    if path.as_os_str().is_empty() {
-        return Some(tree.id());
-    }
-    tree.get_path(path).ok().map(|entry| entry.id())
-}
-
-fn join(folder: &str, file: &str) -> String {
-    if folder.is_empty() {
-        file.to_owned()
-    } else {
-        format!("{folder}/{file}")
-    }
 }
 
 #[cfg(test)]

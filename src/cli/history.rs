@@ -27,9 +27,9 @@ Templates see (minijinja; also all of it as `notes`):
                                            min_agent_version
   kinds.<kind>.updated                     the same, and changes: field, from, to
   kinds.<kind>.total                       the kind's rules after the release
-  sources: name, kind, revision, previous  and commits: `<12 hex digits> <subject>`
+  sources: name, kind, revision, previous  and commits: the subjects since the last release
 
-The previous release must be in the folder beside RELEASE_DIR, as the manifest names it. With
+The previous release must be in the folder beside RELEASE_DIR, in the chain of manifests. With
 a release.yaml (-c), its `notes.templates` folder and git sources are used: commit subjects
 are read from the repositories, and left out where they cannot be.";
 
