@@ -10,6 +10,8 @@ use rulecut::config::{self, Config};
 use rulecut::manifest::Trigger;
 use rulecut::release::{self, KeyInput, ReleaseError, Request};
 use rulecut::rules::Diagnostic;
+use rulecut::sign::KeyId;
+use rulecut::verify::{self, AuditReport, Expectations, Report, VerifyError};
 use rulecut::{fleet, package, schedule, sign};
 
 const EXIT_CODES: &str = "\
@@ -50,6 +52,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check every release of an output folder, the hash chain between them, `latest.json`
+    /// and the ledger
+    Audit(AuditArgs),
     /// Cut a release: collect, validate, package, sign and publish, then print its folder
     Build(BuildArgs),
     /// Collect, parse and validate the sources, and list every problem
@@ -71,6 +76,9 @@ enum Command {
         #[arg(short, default_value_t = 5)]
         n: usize,
     },
+    /// Verify a release folder, or one bundle, before import; refuse anything unsigned,
+    /// altered, incomplete, unsafe or older than the installed release. Writes nothing
+    Verify(VerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -111,6 +119,55 @@ struct FleetArgs {
     /// Also fail when an agent would miss rules of the release
     #[arg(long)]
     strict: bool,
+}
+
+/// What an importer trusts and expects, for `verify` and `audit`.
+#[derive(Args, Debug)]
+struct TrustArgs {
+    /// Accept a release signed with a development key
+    #[arg(long)]
+    allow_development: bool,
+    /// Print the outcome and every problem as JSON on stdout
+    #[arg(long)]
+    json: bool,
+    /// A trusted public key, or a folder of them (`*.pub`); repeat to trust several, as
+    /// when a key is rotated
+    #[arg(long, required = true, value_name = "PUB")]
+    key: Vec<PathBuf>,
+    /// The time to judge `latest.json`'s expiry by, RFC 3339 (default: now)
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// The product the release must be for, as its manifest names it
+    #[arg(long, value_name = "NAME")]
+    product: Option<String>,
+    /// A key id that is no longer trusted, such as `F08E6109CF907708`; repeatable
+    #[arg(long, value_name = "KEYID")]
+    revoked: Vec<KeyId>,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// The installed release's `manifest.json`: the release must have a higher sequence, and
+    /// chain to it where it says it follows it
+    #[arg(long, value_name = "MANIFEST")]
+    installed: Option<PathBuf>,
+    /// The feed's `latest.json`, with `latest.json.sig` beside it: it must name this release
+    /// and not have expired
+    #[arg(long, value_name = "FILE")]
+    latest: Option<PathBuf>,
+    /// A release folder, such as `dist/RU26-001`, or one bundle, such as
+    /// `dist/RU26-001/firewall.zip` (checked against `firewall.zip.sig` beside it)
+    path: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+#[derive(Args, Debug)]
+struct AuditArgs {
+    /// The output folder, such as `dist`
+    dist: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
 }
 
 /// A command that failed: the exit code, the error, a hint, and lines to print first.
@@ -155,6 +212,15 @@ impl From<ReleaseError> for Failure {
     }
 }
 
+impl From<VerifyError> for Failure {
+    fn from(error: VerifyError) -> Failure {
+        Failure {
+            help: error.help(),
+            ..Failure::new(2, error.into())
+        }
+    }
+}
+
 impl From<sign::SignError> for Failure {
     fn from(error: sign::SignError) -> Failure {
         Failure {
@@ -166,11 +232,13 @@ impl From<sign::SignError> for Failure {
 
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
+        Command::Audit(args) => audit(args),
         Command::Build(args) => build(&cli.config, args),
         Command::Check => check(&cli.config),
         Command::Fleet(args) => run_fleet(args),
         Command::Keygen { force, out } => keygen(&out, force),
         Command::Next { n } => next(&cli.config, n),
+        Command::Verify(args) => verify(args),
     }
 }
 
@@ -389,4 +457,126 @@ fn release_rules(folder: &Path) -> Result<Vec<fleet::ReleaseRule>, Failure> {
         }));
     }
     Ok(rules)
+}
+
+/// The importer's expectations from the flags; the current time is read here, never in the
+/// library.
+fn expectations(
+    trust: &TrustArgs,
+    installed: Option<&Path>,
+    latest: Option<PathBuf>,
+) -> Result<Expectations, Failure> {
+    let now = match &trust.now {
+        Some(text) => parse_time(text)?,
+        None => Utc::now(),
+    };
+    Ok(Expectations {
+        allow_development: trust.allow_development,
+        installed: installed.map(verify::load_installed).transpose()?,
+        keys: verify::load_keys(&trust.key)?,
+        latest,
+        now,
+        product: trust.product.clone(),
+        revoked: trust.revoked.clone(),
+    })
+}
+
+fn verify(args: VerifyArgs) -> Result<u8, Failure> {
+    let expect = expectations(&args.trust, args.installed.as_deref(), args.latest)?;
+    let report = if args.path.is_dir() {
+        verify::verify_release(&args.path, &expect)?
+    } else {
+        verify::verify_bundle(&args.path, &expect)?
+    };
+    if args.trust.json {
+        let json = serde_json::to_string_pretty(&report).context("cannot write the report")?;
+        println!("{json}");
+    }
+    let subject = subject(&report, &args.path);
+    if !report.accepted() {
+        return Err(refusal(&report.problems, &subject));
+    }
+    eprintln!("accepted {subject}: {}", summary(&report));
+    Ok(0)
+}
+
+/// What was verified, as the summary names it.
+fn subject(report: &Report, path: &Path) -> String {
+    let release = match (&report.release, report.sequence) {
+        (Some(release), Some(sequence)) => format!("release `{release}` (sequence {sequence})"),
+        _ => format!("`{}`", path.display()),
+    };
+    match path.is_dir() {
+        true => release,
+        false => format!("`{}` of {release}", path.display()),
+    }
+}
+
+fn summary(report: &Report) -> String {
+    let key = report.key_id.map(|k| k.to_string()).unwrap_or_default();
+    format!(
+        "{} bundle(s), {} rule(s), signed by key `{key}`",
+        report.bundles, report.rules
+    )
+}
+
+/// Exit 1, with one line per problem before the error.
+fn refusal(problems: &[verify::Problem], subject: &str) -> Failure {
+    let development = problems
+        .iter()
+        .any(|p| p.reason == verify::Reason::Development);
+    Failure {
+        code: 1,
+        error: Some(anyhow::anyhow!(
+            "refused {subject}: {} problem(s)",
+            problems.len()
+        )),
+        help: development.then(|| {
+            "to import a development release on purpose, pass `--allow-development`".to_owned()
+        }),
+        lines: problems.iter().map(|p| format!("warning: {p}")).collect(),
+    }
+}
+
+fn audit(args: AuditArgs) -> Result<u8, Failure> {
+    let expect = expectations(&args.trust, None, None)?;
+    let report = verify::audit(&args.dist, &expect)?;
+    if args.trust.json {
+        let json = serde_json::to_string_pretty(&AuditJson::new(&report))
+            .context("cannot write the report")?;
+        println!("{json}");
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let subject = format!("output folder `{}`", args.dist.display());
+    if !report.accepted() {
+        return Err(refusal(&report.problems, &subject));
+    }
+    let span = match (report.releases.first(), report.releases.last()) {
+        (Some(first), Some(last)) => format!(", chained from `{first}` to `{last}`"),
+        _ => String::new(),
+    };
+    eprintln!(
+        "accepted {subject}: {} release(s){span}",
+        report.releases.len()
+    );
+    Ok(0)
+}
+
+/// The audit as JSON: the outcome first, as for `verify`.
+#[derive(serde::Serialize)]
+struct AuditJson<'a> {
+    outcome: &'static str,
+    #[serde(flatten)]
+    report: &'a AuditReport,
+}
+
+impl AuditJson<'_> {
+    fn new(report: &AuditReport) -> AuditJson<'_> {
+        AuditJson {
+            outcome: report.outcome(),
+            report,
+        }
+    }
 }

@@ -1,0 +1,306 @@
+//! A bundle's zip archive as an importer must check it before unpacking: every entry a plain
+//! file under a plain relative name, once, and every byte inflated and counted.
+//!
+//! Nothing a header says is trusted. An entry's declared size may lie, so bytes are counted
+//! as they inflate and reading stops at a limit: [`MAX_INFLATION_RATIO`] times the entry's
+//! compressed size (above [`RATIO_EXEMPT_BYTES`]) and [`MAX_INFLATED_BYTES`] for the whole
+//! archive. Inflating every entry also checks every CRC. A zip can name one entry twice, or
+//! disagree between its local headers and its central directory, so that two extractors see
+//! two different archives; both are refused.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Cursor, Read};
+
+use zip::{CompressionMethod, ZipArchive};
+
+use crate::package::{INDEX_NAME, Index};
+
+use super::{MAX_INFLATED_BYTES, MAX_INFLATION_RATIO, RATIO_EXEMPT_BYTES, Reason};
+
+/// The largest `index.json` held in memory to parse.
+const MAX_INDEX_BYTES: u64 = 1 << 30;
+
+/// How much is inflated at a time.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// The file type bits of a Unix mode, and the types among them (see `stat(2)`).
+const S_IFMT: u32 = 0o170_000;
+const S_IFDIR: u32 = 0o040_000;
+const S_IFLNK: u32 = 0o120_000;
+const S_IFREG: u32 = 0o100_000;
+
+/// MS-DOS's directory attribute, in the low byte of the external attributes.
+const DOS_DIRECTORY: u32 = 0x10;
+
+/// What an archive holds, and what is wrong with it.
+#[derive(Debug, Default)]
+pub(super) struct Inspected {
+    /// The names of the entries that are plain files.
+    pub entries: BTreeSet<String>,
+    /// The rules index, where there is a readable one.
+    pub index: Option<Index>,
+    pub problems: Vec<Reason>,
+}
+
+/// Checks every entry of a zip archive held in memory, and reads its rules index.
+pub(super) fn inspect(bytes: &[u8]) -> Inspected {
+    let mut inspected = Inspected::default();
+    let mut archive = match ZipArchive::new(Cursor::new(bytes)) {
+        Ok(archive) => archive,
+        Err(error) => {
+            let detail = error.to_string();
+            inspected.problems.push(Reason::BadArchive { detail });
+            return inspected;
+        }
+    };
+    if archive.has_duplicate_names() {
+        let start = archive.central_directory_start();
+        inspected.problems.extend(duplicates(bytes, start));
+    } else if let Err(error) = archive.validate_header_consistency() {
+        let detail = error.to_string();
+        inspected.problems.push(Reason::EntriesDisagree { detail });
+    }
+    let index = inflate_all(&mut archive, &mut inspected);
+    if let Some(json) = index {
+        read_index(&json, &mut inspected);
+    } else if !inspected.problems.iter().any(is_index_problem) {
+        inspected.problems.push(Reason::NoIndex);
+    }
+    inspected
+}
+
+fn is_index_problem(reason: &Reason) -> bool {
+    let entry = match reason {
+        Reason::InflationRatio { entry, .. }
+        | Reason::UnreadableEntry { entry, .. }
+        | Reason::EntryMethod { entry, .. } => entry,
+        Reason::InflationTotal { .. } => return true,
+        _ => return false,
+    };
+    entry == INDEX_NAME
+}
+
+/// Inflates every entry within the limits, records the plain files, and gives the bytes of
+/// `index.json`.
+fn inflate_all(
+    archive: &mut ZipArchive<Cursor<&[u8]>>,
+    inspected: &mut Inspected,
+) -> Option<Vec<u8>> {
+    let mut budget = MAX_INFLATED_BYTES;
+    let mut index = None;
+    for number in 0..archive.len() {
+        let Some(name) = check_entry(archive, number, &mut inspected.problems) else {
+            continue;
+        };
+        let keep = name == INDEX_NAME;
+        match inflate(archive, number, &name, keep, &mut budget) {
+            Ok(bytes) if keep => index = Some(bytes),
+            Ok(_) => {}
+            Err(reason) => {
+                let total = matches!(reason, Reason::InflationTotal { .. });
+                inspected.problems.push(reason);
+                if total {
+                    break;
+                }
+            }
+        }
+        inspected.entries.insert(name);
+    }
+    index
+}
+
+/// Checks an entry's name, type and method; gives its name where it is a plain file that
+/// can be inflated.
+fn check_entry(
+    archive: &ZipArchive<Cursor<&[u8]>>,
+    number: usize,
+    problems: &mut Vec<Reason>,
+) -> Option<String> {
+    let entry = match archive.by_index_data(number) {
+        Ok(entry) => entry,
+        Err(error) => {
+            let detail = error.to_string();
+            let entry = format!("#{number}");
+            problems.push(Reason::UnreadableEntry { detail, entry });
+            return None;
+        }
+    };
+    let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+    if let Some(reason) =
+        name_fault(&name).or_else(|| type_fault(&name, entry.external_attributes()))
+    {
+        problems.push(reason);
+        return None;
+    }
+    let what = match entry.compression() {
+        _ if entry.encrypted() => "encrypted".to_owned(),
+        CompressionMethod::Stored | CompressionMethod::Deflated => return Some(name),
+        other => format!("compressed with {other:?}, which importers do not read"),
+    };
+    problems.push(Reason::EntryMethod { entry: name, what });
+    None
+}
+
+/// What is wrong with an entry's name, if anything: it must be a relative path of plain
+/// names, each neither empty, `.` nor `..`, separated by `/` alone, since some extractors
+/// take `\` as a separator and `C:` as a drive.
+pub(super) fn name_fault(name: &str) -> Option<Reason> {
+    let entry = name.to_owned();
+    let drive = name.as_bytes().get(1) == Some(&b':');
+    if name.starts_with('/') || name.starts_with('\\') || drive {
+        return Some(Reason::AbsoluteEntry { entry });
+    }
+    if name.ends_with('/') {
+        return Some(Reason::FolderEntry { entry });
+    }
+    let parts: Vec<&str> = name.split(['/', '\\']).collect();
+    if parts.contains(&"..") {
+        return Some(Reason::ParentEntry { entry });
+    }
+    let odd_part = |part: &&str| part.is_empty() || *part == ".";
+    let odd_char = |c: char| c == '\\' || c == char::REPLACEMENT_CHARACTER || c.is_control();
+    if parts.iter().any(odd_part) || name.chars().any(odd_char) {
+        return Some(Reason::BadEntryName { entry });
+    }
+    None
+}
+
+/// What is wrong with an entry's type, from the Unix mode in the high half of its external
+/// attributes (whatever system the archive claims, since extractors differ on when they
+/// honour it) and MS-DOS's directory bit in the low byte.
+pub(super) fn type_fault(name: &str, external_attributes: u32) -> Option<Reason> {
+    let entry = name.to_owned();
+    let mode = external_attributes >> 16;
+    match mode & S_IFMT {
+        S_IFLNK => Some(Reason::SymlinkEntry { entry }),
+        S_IFDIR => Some(Reason::FolderEntry { entry }),
+        0 | S_IFREG if external_attributes & DOS_DIRECTORY != 0 => {
+            Some(Reason::FolderEntry { entry })
+        }
+        0 | S_IFREG => None,
+        _ => Some(Reason::SpecialEntry { entry }),
+    }
+}
+
+/// Inflates one entry, counting its bytes against the ratio limit and the archive's budget,
+/// and keeps them only when asked to.
+fn inflate(
+    archive: &mut ZipArchive<Cursor<&[u8]>>,
+    number: usize,
+    name: &str,
+    keep: bool,
+    budget: &mut u64,
+) -> Result<Vec<u8>, Reason> {
+    let unreadable = |error: &dyn std::fmt::Display| Reason::UnreadableEntry {
+        detail: error.to_string(),
+        entry: name.to_owned(),
+    };
+    let mut file = archive.by_index(number).map_err(|e| unreadable(&e))?;
+    let (declared, compressed) = (file.size(), file.compressed_size());
+    let ratio_limit = compressed
+        .saturating_mul(MAX_INFLATION_RATIO)
+        .max(RATIO_EXEMPT_BYTES);
+    let limit = ratio_limit.min(*budget);
+    let keep_limit = if keep { MAX_INDEX_BYTES } else { 0 };
+    let (found, kept) = count(&mut file, limit, keep_limit).map_err(|e| unreadable(&e))?;
+    if found > ratio_limit {
+        let (entry, ratio) = (name.to_owned(), MAX_INFLATION_RATIO);
+        return Err(Reason::InflationRatio { entry, ratio });
+    }
+    if found > *budget {
+        return Err(Reason::InflationTotal {
+            limit: MAX_INFLATED_BYTES,
+        });
+    }
+    *budget -= found;
+    if found != declared {
+        let entry = name.to_owned();
+        return Err(Reason::EntrySize {
+            declared,
+            entry,
+            found,
+        });
+    }
+    if keep && found > MAX_INDEX_BYTES {
+        return Err(unreadable(&format!(
+            "it is larger than {MAX_INDEX_BYTES} bytes"
+        )));
+    }
+    Ok(kept)
+}
+
+/// Reads `reader` to its end or to one byte past `limit`, whichever is first, and gives the
+/// number of bytes read and the first `keep` of them.
+fn count(reader: &mut impl Read, limit: u64, keep: u64) -> std::io::Result<(u64, Vec<u8>)> {
+    let mut buffer = vec![0; CHUNK_BYTES];
+    let (mut found, mut kept) = (0u64, Vec::new());
+    while found <= limit {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        let room = usize::try_from(keep.saturating_sub(found)).unwrap_or(usize::MAX);
+        kept.extend_from_slice(&buffer[..read.min(room)]);
+        found += read as u64;
+    }
+    Ok((found, kept))
+}
+
+/// The entry names that the central directory lists more than once. The zip crate keeps
+/// one entry per name, so the directory is walked here: a fixed 46-byte header per entry
+/// (APPNOTE 4.3.12), with the name's, extra field's and comment's lengths at 28, 30 and 32.
+fn duplicates(bytes: &[u8], start: u64) -> Vec<Reason> {
+    let mut seen: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    let mut at = usize::try_from(start).unwrap_or(usize::MAX);
+    while let Some(header) = bytes.get(at..at.saturating_add(46)) {
+        if header[..4] != *b"PK\x01\x02" {
+            break;
+        }
+        let field =
+            |offset: usize| usize::from(u16::from_le_bytes([header[offset], header[offset + 1]]));
+        let (name_len, extra, comment) = (field(28), field(30), field(32));
+        let Some(name) = bytes.get(at + 46..at + 46 + name_len) else {
+            break;
+        };
+        *seen.entry(name.to_vec()).or_default() += 1;
+        at += 46 + name_len + extra + comment;
+    }
+    let mut found: Vec<Reason> = seen
+        .into_iter()
+        .filter(|(_, times)| *times > 1)
+        .map(|(name, _)| Reason::DuplicateEntry {
+            entry: String::from_utf8_lossy(&name).into_owned(),
+        })
+        .collect();
+    if found.is_empty() {
+        // The zip crate counted a repeat that this walk could not place.
+        let entry = "(unnamed)".to_owned();
+        found.push(Reason::DuplicateEntry { entry });
+    }
+    found
+}
+
+/// Parses the rules index and checks that each rule's file is an entry of the bundle.
+fn read_index(json: &[u8], inspected: &mut Inspected) {
+    let index: Index = match serde_json::from_slice(json) {
+        Ok(index) => index,
+        Err(error) => {
+            let detail = error.to_string();
+            inspected.problems.push(Reason::BadIndex { detail });
+            return;
+        }
+    };
+    let mut strays: BTreeMap<&str, usize> = BTreeMap::new();
+    for rule in &index.rules {
+        if rule.path == INDEX_NAME || !inspected.entries.contains(&rule.path) {
+            *strays.entry(&rule.path).or_default() += 1;
+        }
+    }
+    for (path, rules) in strays {
+        let path = path.to_owned();
+        inspected.problems.push(Reason::IndexPath { path, rules });
+    }
+    inspected.index = Some(index);
+}

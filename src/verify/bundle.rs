@@ -1,0 +1,256 @@
+//! One bundle checked: its signature and trusted comment, its digest and size against the
+//! manifest, its entries and its rules index. Used for each bundle of a release folder, and
+//! for a bundle given on its own as an importer handed one file would check it.
+
+use std::path::Path;
+
+use crate::digest::{Sha256, sha256};
+use crate::manifest::{BundleRecord, SignedFile};
+use crate::package::{RuleCounts, file_name};
+use crate::rules::Kind;
+use crate::sign::KeyId;
+
+use super::archive::{self, Inspected};
+use super::history::{self, Target};
+use super::signature::{self, Vouch};
+use super::{
+    Capped, Expectations, MAX_BUNDLE_BYTES, MAX_TEXT_BYTES, Problem, Reason, Report, VerifyError,
+    read_capped,
+};
+
+/// What checking a bundle of a release found.
+#[derive(Debug, Default)]
+pub(super) struct Checked {
+    /// The digests of the files read, for the checksum list.
+    pub digests: Vec<(String, Sha256)>,
+    pub problems: Vec<Problem>,
+    /// The rules its index holds.
+    pub rules: usize,
+    /// The key that signed it, where a trusted one did.
+    pub signer: Option<KeyId>,
+}
+
+/// The bytes of a bundle and of its signature, read once.
+struct Files {
+    bundle: Option<Vec<u8>>,
+    signature: Option<Vec<u8>>,
+}
+
+/// Reads a bundle and its signature, recording the files that are missing or too large.
+fn read_files(bundle: &Path, name: &str, checked: &mut Checked) -> Result<Files, VerifyError> {
+    let signature_name = format!("{name}.sig");
+    let signature_path = bundle.with_file_name(&signature_name);
+    Ok(Files {
+        bundle: read_one(bundle, name, MAX_BUNDLE_BYTES, checked)?,
+        signature: read_one(&signature_path, &signature_name, MAX_TEXT_BYTES, checked)?,
+    })
+}
+
+fn read_one(
+    path: &Path,
+    name: &str,
+    limit: u64,
+    checked: &mut Checked,
+) -> Result<Option<Vec<u8>>, VerifyError> {
+    let read = read_capped(path, limit).map_err(|source| VerifyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    match read {
+        Capped::Bytes(bytes) => {
+            checked.digests.push((name.to_owned(), sha256(&bytes)));
+            Ok(Some(bytes))
+        }
+        // A missing bundle is reported by the lists that name it; a missing signature by
+        // the signature check.
+        Capped::Missing => Ok(None),
+        Capped::Oversized(size) => {
+            let reason = Reason::Oversized { limit, size };
+            checked.problems.push(Problem::new(name, reason));
+            Ok(None)
+        }
+    }
+}
+
+/// The work on a bundle's bytes, split in two so that both cores work on a large bundle: the
+/// signature (a SHA-512 pass) and the digest (a SHA-256 pass) on one side, inflating every
+/// entry on the other.
+fn examine(
+    name: &str,
+    bytes: &[u8],
+    signature: Option<&[u8]>,
+    expect: &Expectations,
+    problems: &mut Vec<Problem>,
+) -> (Option<crate::sign::Verified>, Sha256, Inspected) {
+    let ((verified, digest), inspected) = rayon::join(
+        || {
+            let mut found = Vec::new();
+            let verified = signature::check_detached(name, bytes, signature, expect, &mut found);
+            ((verified, found), sha256(bytes))
+        },
+        || archive::inspect(bytes),
+    );
+    let (verified, found) = verified;
+    problems.extend(found);
+    (verified, digest, inspected)
+}
+
+/// Checks a bundle of a release folder against its manifest's record.
+pub(super) fn check_listed(
+    dir: &Path,
+    record: &BundleRecord,
+    vouch: &Vouch<'_>,
+    expect: &Expectations,
+) -> Result<Checked, VerifyError> {
+    let mut checked = Checked::default();
+    let name = record.file.as_str();
+    let files = read_files(&dir.join(name), name, &mut checked)?;
+    let Some(bytes) = files.bundle else {
+        checked.problems.push(Problem::new(name, Reason::Missing));
+        return Ok(checked);
+    };
+    let problems = &mut checked.problems;
+    let (verified, digest, inspected) =
+        examine(name, &bytes, files.signature.as_deref(), expect, problems);
+    if let Some(verified) = &verified {
+        signature::check_comment(name, verified, vouch, problems);
+    }
+    checked.signer = verified.map(|v| v.key_id);
+    if bytes.len() as u64 != record.size {
+        let (expected, found) = (record.size, bytes.len() as u64);
+        problems.push(Problem::new(name, Reason::Size { expected, found }));
+    }
+    if digest != record.sha256 {
+        problems.push(Problem::new(name, Reason::BundleDigest));
+    }
+    checked.rules = index_problems(name, record.kind, Some(&record.rules), inspected, problems);
+    Ok(checked)
+}
+
+/// Records what is wrong with a bundle's entries and index, against its kind and, where a
+/// manifest gives them, its rule counts; gives the number of rules indexed.
+fn index_problems(
+    name: &str,
+    kind: Kind,
+    counts: Option<&RuleCounts>,
+    inspected: Inspected,
+    problems: &mut Vec<Problem>,
+) -> usize {
+    let file = |reason| Problem::new(name, reason);
+    problems.extend(inspected.problems.into_iter().map(file));
+    let Some(index) = inspected.index else {
+        return 0;
+    };
+    if index.kind != kind {
+        let reason = Reason::KindMismatch {
+            expected: kind,
+            found: index.kind,
+        };
+        problems.push(file(reason));
+    }
+    let disabled = index.rules.iter().filter(|r| r.disabled).count();
+    let found = (index.rules.len(), disabled);
+    if let Some(counts) = counts.filter(|c| (c.total, c.disabled) != found) {
+        problems.push(file(Reason::Counts {
+            expected: counts.total,
+            expected_disabled: counts.disabled,
+            found: found.0,
+            found_disabled: found.1,
+        }));
+    }
+    index.rules.len()
+}
+
+/// The record's name where it is the one its kind's bundle has, or why it is not.
+pub(super) fn misnamed(record: &BundleRecord) -> Option<Reason> {
+    let expected = file_name(record.kind);
+    (record.file != expected).then(|| Reason::MisnamedBundle {
+        expected,
+        file: record.file.clone(),
+        kind: record.kind,
+    })
+}
+
+/// Checks a bundle given on its own, as an importer handed one file would: by its signature
+/// beside it (`X.zip.sig`), whose trusted comment must name this very file; by its entries
+/// and index, which must hold the kind its name says; and, given the installed release or
+/// the feed's `latest.json`, by the release its trusted comment names.
+///
+/// Without the manifest, the release's counts, its digest chain and whether it was signed
+/// with a development key cannot be checked: verify the release folder for those.
+pub fn verify_bundle(path: &Path, expect: &Expectations) -> Result<Report, VerifyError> {
+    let name = bundle_name(path)?;
+    // The importer named this file: its absence is a usage error, with the system's words.
+    std::fs::metadata(path).map_err(|source| VerifyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut checked = Checked::default();
+    let files = read_files(path, &name, &mut checked)?;
+    let Some(bytes) = files.bundle else {
+        let source = std::io::ErrorKind::NotFound.into();
+        let path = path.to_owned();
+        return Err(VerifyError::Read { path, source });
+    };
+    let mut problems = checked.problems;
+    let (verified, _, inspected) = examine(
+        &name,
+        &bytes,
+        files.signature.as_deref(),
+        expect,
+        &mut problems,
+    );
+    let vouch = Vouch::Product(expect.product.as_deref());
+    let signed = verified
+        .as_ref()
+        .and_then(|v| signature::check_comment(&name, v, &vouch, &mut problems));
+    let kind = name.strip_suffix(".zip").and_then(Kind::from_name);
+    let rules = match kind {
+        Some(kind) => index_problems(&name, kind, None, inspected, &mut problems),
+        None => {
+            problems.push(Problem::new(&name, Reason::NotKindName));
+            let indexed = inspected.index.as_ref().map_or(0, |i| i.rules.len());
+            problems.extend(
+                inspected
+                    .problems
+                    .into_iter()
+                    .map(|r| Problem::new(&name, r)),
+            );
+            indexed
+        }
+    };
+    if let Some(signed) = &signed {
+        problems.extend(history::check(&target_of(&name, signed), expect)?);
+    }
+    let report = Report {
+        bundles: 1,
+        key_id: verified.map(|v| v.key_id),
+        problems,
+        release: signed.as_ref().map(|s| s.release.clone()),
+        rules,
+        sequence: signed.as_ref().map(|s| s.sequence),
+        ..Report::default()
+    };
+    Ok(report.finish())
+}
+
+/// The bundle's file name, which its signature must name.
+fn bundle_name(path: &Path) -> Result<String, VerifyError> {
+    let name = path.file_name().and_then(|n| n.to_str());
+    name.map(str::to_owned).ok_or_else(|| VerifyError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+    })
+}
+
+/// What the installed release and `latest.json` are checked against, for a lone bundle.
+fn target_of<'a>(name: &'a str, signed: &'a SignedFile) -> Target<'a> {
+    Target {
+        file: name,
+        manifest_sha256: None,
+        previous: None,
+        product: &signed.product,
+        release: &signed.release,
+        sequence: signed.sequence,
+    }
+}
