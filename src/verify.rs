@@ -26,6 +26,8 @@
 mod archive;
 mod audit;
 mod bundle;
+#[cfg(test)]
+mod fixture;
 mod folder;
 mod history;
 mod reason;
@@ -316,4 +318,102 @@ fn read_capped(path: &Path, limit: u64) -> std::io::Result<Capped> {
         return Ok(Capped::Oversized(bytes.len() as u64));
     }
     Ok(Capped::Bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_from_files_and_from_folders_of_pub_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let one = fixture::key(dir.path(), "one");
+        let two = fixture::key(dir.path(), "two");
+        let by_file = load_keys(&[dir.path().join("one.pub")]).expect("one key");
+        assert_eq!(by_file, [one.public_key()]);
+        let by_folder = load_keys(&[dir.path().to_owned()]).expect("the folder's keys");
+        assert_eq!(by_folder, [one.public_key(), two.public_key()]);
+    }
+
+    #[test]
+    fn a_key_folder_without_keys_is_an_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let error = load_keys(&[dir.path().to_owned()]).expect_err("no keys");
+        assert!(matches!(error, VerifyError::NoKeys { .. }));
+        assert!(error.help().is_some());
+    }
+
+    #[test]
+    fn problems_name_the_file_then_the_reason() {
+        let problem = Problem::new("firewall.zip", Reason::Missing);
+        assert_eq!(problem.to_string(), "`firewall.zip` is missing");
+        let json = serde_json::to_value(&problem).expect("JSON");
+        assert_eq!(
+            json,
+            serde_json::json!({"file": "firewall.zip", "reason": "is missing"})
+        );
+    }
+
+    #[test]
+    fn reports_give_their_outcome_in_json() {
+        let report = Report {
+            problems: vec![
+                Problem::new("b", Reason::Missing),
+                Problem::new("a", Reason::Unlisted),
+            ],
+            release: Some("RU26-001".into()),
+            ..Report::default()
+        }
+        .finish();
+        let json = serde_json::to_value(&report).expect("JSON");
+        assert_eq!(json["outcome"], "refused");
+        assert_eq!(json["release"], "RU26-001");
+        assert_eq!(json["problems"][0]["file"], "a");
+        assert_eq!(
+            serde_json::to_value(Report::default()).expect("JSON")["outcome"],
+            "accepted"
+        );
+    }
+
+    #[test]
+    fn reports_drop_repeated_problems() {
+        let report = Report {
+            problems: vec![
+                Problem::new("a", Reason::Missing),
+                Problem::new("a", Reason::Missing),
+            ],
+            ..Report::default()
+        }
+        .finish();
+        assert_eq!(report.problems.len(), 1);
+    }
+
+    #[test]
+    fn files_past_the_limit_are_not_read_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("big");
+        std::fs::write(&path, [0u8; 100]).expect("write");
+        assert!(matches!(read_capped(&path, 99), Ok(Capped::Oversized(100))));
+        assert!(matches!(read_capped(&path, 100), Ok(Capped::Bytes(b)) if b.len() == 100));
+        assert!(matches!(
+            read_capped(&dir.path().join("none"), 1),
+            Ok(Capped::Missing)
+        ));
+    }
+
+    #[test]
+    fn the_installed_manifest_is_read_with_its_digest() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("manifest.json");
+        let manifest = fixture::manifest("RU26-001", 1, None);
+        std::fs::write(&path, manifest.to_bytes()).expect("write");
+        let installed = load_installed(&path).expect("read");
+        assert_eq!(installed.manifest, manifest);
+        assert_eq!(installed.sha256, sha256(&manifest.to_bytes()));
+        std::fs::write(&path, "{}").expect("write");
+        assert!(matches!(
+            load_installed(&path),
+            Err(VerifyError::ParseInstalled { .. })
+        ));
+    }
 }

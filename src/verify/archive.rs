@@ -304,3 +304,221 @@ fn read_index(json: &[u8], inspected: &mut Inspected) {
     }
     inspected.index = Some(index);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use zip::ZipWriter;
+    use zip::write::SimpleFileOptions;
+
+    use super::*;
+    use crate::verify::fixture::{index_json, zip_of};
+
+    fn reasons(bytes: &[u8]) -> Vec<String> {
+        inspect(bytes)
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_bundle_as_package_writes_it_passes() {
+        let index = index_json(&["s/a.yaml"]);
+        let bytes = zip_of(&[("index.json", &index), ("s/a.yaml", b"- a")]);
+        let inspected = inspect(&bytes);
+        assert!(inspected.problems.is_empty(), "{:?}", inspected.problems);
+        assert_eq!(inspected.index.expect("an index").rules.len(), 1);
+        assert!(inspected.entries.contains("s/a.yaml"));
+    }
+
+    #[test]
+    fn names_must_be_plain_relative_paths() {
+        let fault = |name: &str| name_fault(name).map(|r| r.to_string());
+        assert_eq!(fault("s/a.yaml"), None);
+        assert_eq!(
+            fault("../evil").as_deref(),
+            Some("holds entry `../evil`, which climbs out of the bundle with `..`")
+        );
+        assert_eq!(
+            fault("s/../../evil").as_deref(),
+            Some("holds entry `s/../../evil`, which climbs out of the bundle with `..`")
+        );
+        assert_eq!(
+            fault("/etc/passwd").as_deref(),
+            Some("holds entry `/etc/passwd`, an absolute path")
+        );
+        assert!(matches!(
+            name_fault("C:/x"),
+            Some(Reason::AbsoluteEntry { .. })
+        ));
+        assert!(matches!(
+            name_fault("\\x"),
+            Some(Reason::AbsoluteEntry { .. })
+        ));
+        assert!(matches!(
+            name_fault("s\\..\\x"),
+            Some(Reason::ParentEntry { .. })
+        ));
+        assert!(matches!(name_fault("s/"), Some(Reason::FolderEntry { .. })));
+        for odd in ["s//a", "./a", "", "a\u{0}b", "a\nb"] {
+            assert!(
+                matches!(name_fault(odd), Some(Reason::BadEntryName { .. })),
+                "{odd:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_regular_files_pass_the_type_check() {
+        let mode = |m: u32| m << 16;
+        assert_eq!(type_fault("a", mode(0o100_644)), None);
+        assert_eq!(type_fault("a", 0), None);
+        assert!(matches!(
+            type_fault("a", mode(0o120_777)),
+            Some(Reason::SymlinkEntry { .. })
+        ));
+        assert!(matches!(
+            type_fault("a", mode(0o040_755)),
+            Some(Reason::FolderEntry { .. })
+        ));
+        assert!(matches!(
+            type_fault("a", DOS_DIRECTORY),
+            Some(Reason::FolderEntry { .. })
+        ));
+        assert!(matches!(
+            type_fault("a", mode(0o060_644)),
+            Some(Reason::SpecialEntry { .. })
+        ));
+    }
+
+    #[test]
+    fn unsafe_entries_are_refused_and_left_out_of_the_entries() {
+        let index = index_json(&["s/a.yaml"]);
+        let bytes = zip_of(&[
+            ("../evil", b"x"),
+            ("/abs", b"x"),
+            ("index.json", &index),
+            ("s/a.yaml", b"- a"),
+        ]);
+        assert_eq!(
+            reasons(&bytes),
+            [
+                "holds entry `../evil`, which climbs out of the bundle with `..`",
+                "holds entry `/abs`, an absolute path",
+            ]
+        );
+        assert_eq!(inspect(&bytes).entries.len(), 2);
+    }
+
+    #[test]
+    fn symbolic_links_and_folders_are_refused() {
+        let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+        let options = SimpleFileOptions::default();
+        zip.add_symlink("link", "/etc/passwd", options)
+            .expect("symlink");
+        zip.add_directory("dir/", options).expect("folder");
+        zip.start_file("index.json", options).expect("index");
+        zip.write_all(&index_json(&[])).expect("index bytes");
+        let bytes = zip.finish().expect("zip").into_inner();
+        assert_eq!(
+            reasons(&bytes),
+            [
+                "holds entry `link`, a symbolic link",
+                "holds entry `dir/`, a folder"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_entry_named_twice_is_refused_by_name() {
+        let index = index_json(&[]);
+        let bytes = zip_of(&[("index.json", &index), ("s/a", b"1"), ("s/b", b"2")]);
+        // Rename `s/b` to `s/a` in its local header and the central directory alike.
+        let mut patched = bytes.clone();
+        let at: Vec<usize> = (0..patched.len() - 3)
+            .filter(|&i| &patched[i..i + 3] == b"s/b")
+            .collect();
+        assert_eq!(at.len(), 2, "one local and one central name");
+        for i in at {
+            patched[i + 2] = b'a';
+        }
+        assert_eq!(reasons(&patched), ["holds entry `s/a` more than once"]);
+    }
+
+    #[test]
+    fn inflation_far_beyond_the_compressed_size_is_refused() {
+        let zeros = vec![0u8; 8 << 20];
+        let index = index_json(&[]);
+        let bytes = zip_of(&[("bomb", &zeros), ("index.json", &index)]);
+        assert!(bytes.len() < zeros.len() / MAX_INFLATION_RATIO as usize);
+        assert_eq!(
+            reasons(&bytes),
+            ["holds entry `bomb`, which inflates to more than 100 times its size"]
+        );
+    }
+
+    #[test]
+    fn small_entries_may_compress_well() {
+        let zeros = vec![0u8; 512 << 10];
+        let index = index_json(&[]);
+        let bytes = zip_of(&[("zeros", &zeros), ("index.json", &index)]);
+        assert!(reasons(&bytes).is_empty());
+    }
+
+    #[test]
+    fn counting_stops_one_chunk_past_the_limit() {
+        let mut endless = std::io::repeat(7);
+        let (found, kept) = count(&mut endless, 1000, 10).expect("counted");
+        assert!(found > 1000 && found <= 1000 + CHUNK_BYTES as u64);
+        assert_eq!(kept, vec![7; 10]);
+    }
+
+    #[test]
+    fn a_damaged_entry_fails_its_check() {
+        let index = index_json(&[]);
+        let text = b"some rule text that is long enough to deflate".repeat(20);
+        let mut bytes = zip_of(&[("index.json", &index), ("s/a", &text)]);
+        // Flip a byte of the compressed data of `s/a`, just after its local header.
+        let header = (0..bytes.len() - 3)
+            .rfind(|&i| &bytes[i..i + 3] == b"s/a" && bytes[i - 30..i - 26] == *b"PK\x03\x04")
+            .expect("the local header of `s/a`");
+        bytes[header + 10] ^= 0x55;
+        let found = reasons(&bytes);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("holds entry `s/a`, which cannot be read: "),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn an_index_must_exist_parse_and_name_entries() {
+        let bytes = zip_of(&[("s/a", b"1")]);
+        assert_eq!(reasons(&bytes), ["holds no `index.json`"]);
+
+        let bytes = zip_of(&[("index.json", b"[]"), ("s/a", b"1")]);
+        let found = reasons(&bytes);
+        assert!(
+            found[0].starts_with("holds an `index.json` that is not a rules index: "),
+            "{found:?}"
+        );
+
+        let index = index_json(&["s/a", "s/gone", "s/gone"]);
+        let bytes = zip_of(&[("index.json", &index), ("s/a", b"1")]);
+        assert_eq!(
+            reasons(&bytes),
+            ["indexes 2 rule(s) in `s/gone`, which is not an entry of the bundle"]
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_a_zip_are_refused() {
+        let found = reasons(b"not a zip at all");
+        assert!(
+            found[0].starts_with("is not a readable zip archive: "),
+            "{found:?}"
+        );
+    }
+}

@@ -223,3 +223,129 @@ fn ledger_warnings(dist: &Path) -> Result<Vec<Problem>, VerifyError> {
     }
     Ok(warnings)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::digest::sha256;
+    use crate::verify::fixture::{self, expect, manifest};
+
+    fn lines(problems: &[Problem]) -> Vec<String> {
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn links_name_the_release_before_by_id_sequence_and_digest() {
+        let first = manifest("RU26-001", 1, None);
+        let digest = sha256(&first.to_bytes());
+        let previous = crate::manifest::Previous {
+            manifest_sha256: digest,
+            release: "RU26-001".into(),
+            sequence: 1,
+        };
+        let second = manifest("RU26-002", 2, Some(previous.clone()));
+        assert_eq!(link(&second, ("RU26-001", &first, digest)), None);
+
+        let forged = sha256(b"forged");
+        let broken = link(&second, ("RU26-001", &first, forged)).expect("broken");
+        assert_eq!(
+            broken.to_string(),
+            format!(
+                "does not chain to `RU26-001`: it names release `RU26-001` (sequence 1) with \
+                 manifest digest {digest}, and `RU26-001` has manifest digest {forged}"
+            )
+        );
+        let orphan = manifest("RU26-002", 2, None);
+        assert!(
+            link(&orphan, ("RU26-001", &first, digest))
+                .expect("broken")
+                .to_string()
+                .contains("it names no previous release")
+        );
+        let twin = manifest("RU26-003", 1, Some(previous));
+        assert_eq!(
+            link(&twin, ("RU26-001", &first, digest)).map(|r| r.to_string()),
+            Some("reuses sequence 1 of `RU26-001`".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_output_folder_of_two_chained_releases_passes() {
+        let built = fixture::release();
+        fixture::cut(built.dir.path(), "2026-12-08T09:00:00Z");
+        let mut expect = expect(&[&built.key]);
+        expect.now = fixture::time("2026-12-08T10:00:00Z");
+        let report = audit(&built.dist, &expect).expect("audited");
+        assert!(report.accepted(), "{:?}", report.problems);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        assert_eq!(report.releases, ["RU26-001", "RU26-002"]);
+    }
+
+    #[test]
+    fn an_edited_manifest_breaks_the_chain_where_it_is() {
+        let built = fixture::release();
+        fixture::cut(built.dir.path(), "2026-12-08T09:00:00Z");
+        let path = built.release.join(MANIFEST_NAME);
+        let text = fs::read_to_string(&path).expect("manifest");
+        fs::write(&path, text.replace("\"Example\"", "\"Exampl3\"")).expect("edit");
+        let mut expect = expect(&[&built.key]);
+        expect.now = fixture::time("2026-12-08T10:00:00Z");
+        let report = audit(&built.dist, &expect).expect("audited");
+        let found = lines(&report.problems);
+        assert!(
+            found.contains(&format!(
+                "`RU26-002/manifest.json` does not chain to `RU26-001`: it names release \
+                 `RU26-001` (sequence 1) with manifest digest {}, and `RU26-001` has manifest \
+                 digest {}",
+                sha256(text.as_bytes()),
+                sha256(&fs::read(&path).expect("edited"))
+            )),
+            "{found:#?}"
+        );
+        assert!(found.contains(
+            &"`RU26-001/manifest.json` does not match its digest in `SHA256SUMS`: it was altered"
+                .to_owned()
+        ));
+    }
+
+    #[test]
+    fn a_stale_ledger_is_a_warning_only() {
+        let built = fixture::release();
+        let ledger = fs::read(built.dist.join(LEDGER_NAME)).expect("ledger");
+        fixture::cut(built.dir.path(), "2026-12-08T09:00:00Z");
+        fs::write(built.dist.join(LEDGER_NAME), ledger).expect("an old ledger");
+        let mut expect = expect(&[&built.key]);
+        expect.now = fixture::time("2026-12-08T10:00:00Z");
+        let report = audit(&built.dist, &expect).expect("audited");
+        assert!(report.accepted(), "{:?}", report.problems);
+        assert_eq!(
+            lines(&report.warnings),
+            [
+                "`releases.json` is out of date with the manifests (it lacks `RU26-002`); the next \
+              build rebuilds it"
+            ]
+        );
+    }
+
+    #[test]
+    fn latest_json_must_name_the_newest_release() {
+        let built = fixture::release();
+        let latest = fs::read(built.dist.join(LATEST_NAME)).expect("latest");
+        let signature = fs::read(built.dist.join("latest.json.sig")).expect("signature");
+        fixture::cut(built.dir.path(), "2026-12-08T09:00:00Z");
+        fs::write(built.dist.join(LATEST_NAME), latest).expect("an old pointer");
+        fs::write(built.dist.join("latest.json.sig"), signature).expect("its signature");
+        let mut expect = expect(&[&built.key]);
+        expect.now = fixture::time("2026-12-08T10:00:00Z");
+        let report = audit(&built.dist, &expect).expect("audited");
+        assert_eq!(
+            lines(&report.problems),
+            [
+                "`latest.json` names release `RU26-001` (sequence 1) of `Example`, not release \
+              `RU26-002` (sequence 2) of `Example`"
+            ]
+        );
+    }
+}

@@ -254,3 +254,93 @@ fn target_of<'a>(name: &'a str, signed: &'a SignedFile) -> Target<'a> {
         sequence: signed.sequence,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::verify::fixture::{self, expect, index_json, zip_of};
+
+    fn lines(report: &Report) -> Vec<String> {
+        report.problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_lone_bundle_is_checked_against_the_signature_beside_it() {
+        let built = fixture::release();
+        let path = built.release.join("firewall.zip");
+        let report = verify_bundle(&path, &expect(&[&built.key])).expect("verified");
+        assert!(report.accepted(), "{:?}", report.problems);
+        assert_eq!(report.release.as_deref(), Some("RU26-001"));
+        assert_eq!((report.bundles, report.rules), (1, 1));
+    }
+
+    #[test]
+    fn a_lone_bundle_under_another_kinds_name_is_refused() {
+        let built = fixture::release();
+        let (from, to) = (
+            built.release.join("firewall"),
+            built.dir.path().join("log-inspection"),
+        );
+        fs::copy(from.with_extension("zip"), to.with_extension("zip")).expect("copy bundle");
+        fs::copy(from.with_extension("zip.sig"), to.with_extension("zip.sig")).expect("copy sig");
+        let report =
+            verify_bundle(&to.with_extension("zip"), &expect(&[&built.key])).expect("verified");
+        assert_eq!(
+            lines(&report),
+            [
+                "`log-inspection.zip` is signed as `firewall.zip`, not as `log-inspection.zip`",
+                "`log-inspection.zip` holds `firewall` rules, and its name says `log-inspection`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lone_bundle_of_another_product_is_refused() {
+        let built = fixture::release();
+        let mut expect = expect(&[&built.key]);
+        expect.product = Some("Other".into());
+        let report = verify_bundle(&built.release.join("firewall.zip"), &expect).expect("run");
+        assert_eq!(
+            lines(&report),
+            ["`firewall.zip` is for product `Example`, not `Other`"]
+        );
+    }
+
+    #[test]
+    fn a_missing_lone_bundle_is_a_usage_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let error = verify_bundle(&dir.path().join("firewall.zip"), &expect(&[]))
+            .expect_err("nothing to verify");
+        assert!(matches!(error, VerifyError::Read { .. }));
+    }
+
+    #[test]
+    fn counts_and_kind_must_agree_with_the_manifest() {
+        let index = index_json(&["s/a"]);
+        let inspected = archive::inspect(&zip_of(&[("index.json", &index), ("s/a", b"1")]));
+        let counts = RuleCounts {
+            disabled: 1,
+            enabled: 2,
+            total: 3,
+        };
+        let mut problems = Vec::new();
+        let rules = index_problems(
+            "x.zip",
+            Kind::LogInspection,
+            Some(&counts),
+            inspected,
+            &mut problems,
+        );
+        assert_eq!(rules, 1);
+        let found: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "`x.zip` holds `firewall` rules, and its name says `log-inspection`",
+                "`x.zip` holds 1 rules (0 disabled), and `manifest.json` counts 3 (1 disabled)",
+            ]
+        );
+    }
+}

@@ -357,3 +357,144 @@ pub(super) fn parse_manifest(bytes: &[u8]) -> Result<Manifest, Reason> {
     }
     serde_json::from_slice(bytes).map_err(bad)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::manifest::SignedFile;
+    use crate::sign::{TrustedComment, sign_detached};
+    use crate::verify::fixture::{self, Built, expect};
+
+    fn lines(built: &Built, expect: &Expectations) -> Vec<String> {
+        let report = verify_release(&built.release, expect).expect("verified");
+        report.problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_release_as_build_writes_it_is_accepted() {
+        let built = fixture::release();
+        let report = verify_release(&built.release, &expect(&[&built.key])).expect("verified");
+        assert!(report.accepted(), "{:?}", report.problems);
+        assert_eq!(report.release.as_deref(), Some("RU26-001"));
+        assert_eq!(report.sequence, Some(1));
+        assert_eq!((report.bundles, report.rules), (1, 1));
+        assert_eq!(report.key_id, Some(built.key.key_id()));
+        let (manifest, digest) = report.manifest.expect("the manifest");
+        assert_eq!(manifest.release, "RU26-001");
+        let bytes = fs::read(built.release.join(MANIFEST_NAME)).expect("manifest bytes");
+        assert_eq!(digest, sha256(&bytes));
+    }
+
+    #[test]
+    fn an_untrusted_key_leaves_nothing_trusted() {
+        let built = fixture::release();
+        let stranger = fixture::key(built.dir.path(), "stranger");
+        let id = built.key.key_id();
+        let untrusted = format!(
+            "has not been signed by a trusted key and cannot be imported (it names key `{id}`)"
+        );
+        assert_eq!(
+            lines(&built, &expect(&[&stranger])),
+            [
+                format!("`SHA256SUMS.sig` {untrusted}"),
+                format!("`firewall.zip` {untrusted}"),
+                format!("`manifest.json` {untrusted}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn files_unlisted_missing_or_not_regular_are_refused() {
+        let built = fixture::release();
+        fs::write(built.release.join("extra.txt"), "hello").expect("extra file");
+        fs::remove_file(built.release.join("RELEASE-NOTES.md")).expect("remove notes");
+        std::os::unix::fs::symlink("/etc/passwd", built.release.join("link")).expect("link");
+        assert_eq!(
+            lines(&built, &expect(&[&built.key])),
+            [
+                "`RELEASE-NOTES.md` is missing",
+                "`extra.txt` is not listed in `SHA256SUMS`",
+                "`link` is not a regular file",
+                "`link` is not listed in `SHA256SUMS`",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_signed_checksum_list_is_trusted() {
+        let built = fixture::release();
+        let path = built.release.join(CHECKSUMS_NAME);
+        let text = fs::read_to_string(&path).expect("SHA256SUMS");
+        fs::write(&path, text.replace("SHA256 (RELEASE", "SHA256 (NOTES")).expect("edit");
+        assert_eq!(
+            lines(&built, &expect(&[&built.key])),
+            [
+                "`SHA256SUMS` differs from the text signed in `SHA256SUMS.sig`, which alone is \
+              trusted"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_altered_file_fails_its_digest() {
+        let built = fixture::release();
+        let path = built.release.join("release-notes.json");
+        let mut bytes = fs::read(&path).expect("notes");
+        bytes[0] ^= 1;
+        fs::write(&path, bytes).expect("alter notes");
+        assert_eq!(
+            lines(&built, &expect(&[&built.key])),
+            ["`release-notes.json` does not match its digest in `SHA256SUMS`: it was altered"]
+        );
+    }
+
+    #[test]
+    fn every_signature_must_be_by_the_key_the_manifest_names() {
+        let built = fixture::release();
+        let other = fixture::key(built.dir.path(), "other");
+        let bundle = fs::read(built.release.join("firewall.zip")).expect("bundle");
+        let comment = SignedFile {
+            file: "firewall.zip".into(),
+            product: "Example".into(),
+            release: "RU26-001".into(),
+            sequence: 1,
+        };
+        let comment = TrustedComment::new(comment.to_comment()).expect("comment");
+        let signature = sign_detached(&other, &bundle, &comment);
+        fs::write(built.release.join("firewall.zip.sig"), signature).expect("re-sign");
+        let found = lines(&built, &expect(&[&built.key, &other]));
+        assert_eq!(
+            found,
+            [
+                format!(
+                    "`firewall.zip` is signed by key `{}`, and `manifest.json` names key `{}`",
+                    other.key_id(),
+                    built.key.key_id()
+                ),
+                "`firewall.zip.sig` does not match its digest in `SHA256SUMS`: it was altered"
+                    .to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_manifest_of_another_format_says_so() {
+        let reason = parse_manifest(br#"{"format": 2, "whatever": true}"#).expect_err("format 2");
+        assert_eq!(
+            reason.to_string(),
+            "has format 2, and this rulecut reads format 1"
+        );
+        let reason = parse_manifest(b"[]").expect_err("not an object");
+        assert!(matches!(reason, Reason::BadManifest { .. }));
+    }
+
+    #[test]
+    fn bare_names_have_no_path() {
+        assert!(is_bare("firewall.zip"));
+        for name in ["", "../firewall.zip", "a/b.zip", ".hidden.zip", "a\\b.zip"] {
+            assert!(!is_bare(name), "{name:?}");
+        }
+    }
+}

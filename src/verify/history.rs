@@ -162,3 +162,170 @@ pub(super) fn pointer_problems(
     }
     reasons
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::sha256;
+    use crate::verify::Installed;
+    use crate::verify::fixture::{manifest, time};
+
+    fn expect_installed(release: &str, sequence: u64) -> (Expectations, Sha256) {
+        let installed = manifest(release, sequence, None);
+        let digest = sha256(&installed.to_bytes());
+        let mut expect = crate::verify::fixture::expect(&[]);
+        expect.installed = Some(Installed {
+            manifest: installed,
+            sha256: digest,
+        });
+        (expect, digest)
+    }
+
+    fn target<'a>(release: &'a str, sequence: u64, previous: Option<&'a Previous>) -> Target<'a> {
+        Target {
+            file: "manifest.json",
+            manifest_sha256: Some(sha256(release.as_bytes())),
+            previous,
+            product: "Example",
+            release,
+            sequence,
+        }
+    }
+
+    fn texts(reasons: Vec<Reason>) -> Vec<String> {
+        reasons.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_newer_release_that_chains_to_the_installed_one_passes() {
+        let (expect, digest) = expect_installed("RU26-049", 49);
+        let previous = Previous {
+            manifest_sha256: digest,
+            release: "RU26-049".into(),
+            sequence: 49,
+        };
+        // The id's year sequence restarts; the global sequence does not.
+        assert!(installed(&target("RU27-001", 50, Some(&previous)), &expect).is_empty());
+    }
+
+    #[test]
+    fn an_older_or_equal_release_is_a_rollback() {
+        let (expect, _) = expect_installed("RU27-001", 50);
+        // By id, `RU26-049` would sort after `RU27-001` if years were ignored; by sequence,
+        // it is older.
+        assert_eq!(
+            texts(installed(&target("RU26-049", 49, None), &expect)),
+            [
+                "is release `RU26-049` (sequence 49), not newer than the installed release \
+              `RU27-001` (sequence 50)"
+            ]
+        );
+        assert_eq!(
+            texts(installed(&target("RU27-001", 50, None), &expect)).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_release_claiming_to_follow_the_installed_one_must_chain_to_it() {
+        let (expect, digest) = expect_installed("RU26-001", 1);
+        let forged = sha256(b"another manifest");
+        for previous in [
+            Previous {
+                manifest_sha256: forged,
+                release: "RU26-001".into(),
+                sequence: 7,
+            },
+            Previous {
+                manifest_sha256: forged,
+                release: "RU26-XXX".into(),
+                sequence: 1,
+            },
+        ] {
+            assert_eq!(
+                texts(installed(&target("RU26-002", 2, Some(&previous)), &expect)),
+                [format!(
+                    "follows the installed release `RU26-001` by manifest digest {forged}, \
+                     and the installed manifest's digest is {digest}"
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn a_release_skipping_ahead_need_not_chain_to_the_installed_one() {
+        let (expect, _) = expect_installed("RU26-001", 1);
+        let previous = Previous {
+            manifest_sha256: sha256(b"RU26-004"),
+            release: "RU26-004".into(),
+            sequence: 4,
+        };
+        assert!(installed(&target("RU26-005", 5, Some(&previous)), &expect).is_empty());
+    }
+
+    fn latest(release: &str, sequence: u64, expires: &str) -> Latest {
+        Latest {
+            expires: time(expires),
+            format: FORMAT,
+            issued: time("2026-12-01T09:00:00Z"),
+            manifest_sha256: sha256(release.as_bytes()),
+            product: "Example".into(),
+            release: release.into(),
+            sequence,
+        }
+    }
+
+    #[test]
+    fn a_pointer_naming_the_release_before_it_expires_passes() {
+        let expect = crate::verify::fixture::expect(&[]);
+        let pointer = latest("RU26-001", 1, "2026-12-15T09:00:00Z");
+        assert!(pointer_problems(&pointer, &target("RU26-001", 1, None), &expect).is_empty());
+    }
+
+    #[test]
+    fn an_expired_pointer_says_the_feed_may_be_frozen() {
+        let mut expect = crate::verify::fixture::expect(&[]);
+        expect.now = time("2026-12-15T09:00:00Z");
+        let pointer = latest("RU26-001", 1, "2026-12-15T09:00:00Z");
+        assert_eq!(
+            texts(pointer_problems(
+                &pointer,
+                &target("RU26-001", 1, None),
+                &expect
+            )),
+            ["expired at 2026-12-15T09:00:00Z: the feed may be frozen"]
+        );
+    }
+
+    #[test]
+    fn a_pointer_naming_another_release_or_manifest_is_refused() {
+        let expect = crate::verify::fixture::expect(&[]);
+        let pointer = latest("RU26-002", 2, "2026-12-15T09:00:00Z");
+        assert_eq!(
+            texts(pointer_problems(
+                &pointer,
+                &target("RU26-001", 1, None),
+                &expect
+            )),
+            [
+                "names release `RU26-002` (sequence 2) of `Example`, not release `RU26-001` \
+              (sequence 1) of `Example`"
+            ]
+        );
+        let mut pointer = latest("RU26-001", 1, "2026-12-15T09:00:00Z");
+        pointer.manifest_sha256 = sha256(b"other");
+        let found = texts(pointer_problems(
+            &pointer,
+            &target("RU26-001", 1, None),
+            &expect,
+        ));
+        assert_eq!(
+            found,
+            [format!(
+                "names manifest digest {}, and the release's `manifest.json` has digest {}",
+                sha256(b"other"),
+                sha256(b"RU26-001")
+            )]
+        );
+    }
+}

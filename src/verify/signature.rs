@@ -160,28 +160,9 @@ pub(super) fn describe(product: &str, release: &str, sequence: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
     use crate::sign::{SigningKey, TrustedComment, sign_detached, sign_embedded};
-
-    pub(crate) fn key(dir: &tempfile::TempDir, name: &str) -> SigningKey {
-        let prefix = dir.path().join(name);
-        sign::keygen(&prefix, false).expect("keygen");
-        SigningKey::load(&prefix.with_extension("key")).expect("the new key loads")
-    }
-
-    fn expect(keys: &[&SigningKey]) -> Expectations {
-        Expectations {
-            allow_development: false,
-            installed: None,
-            keys: keys.iter().map(|k| k.public_key()).collect(),
-            latest: None,
-            now: Utc::now(),
-            product: None,
-            revoked: Vec::new(),
-        }
-    }
+    use crate::verify::fixture::{expect, key};
 
     fn signed(file: &str, release: &str) -> String {
         SignedFile {
@@ -205,7 +186,7 @@ mod tests {
     #[test]
     fn a_good_signature_by_a_trusted_key_vouches_for_the_file() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = key(&dir, "k");
+        let key = key(dir.path(), "k");
         let sig = detached(&key, b"zip", &signed("a.zip", "R"));
         let mut problems = Vec::new();
         let verified = check_detached("a.zip", b"zip", Some(&sig), &expect(&[&key]), &mut problems)
@@ -223,7 +204,7 @@ mod tests {
     #[test]
     fn a_missing_signature_leaves_the_file_unsigned() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = key(&dir, "k");
+        let key = key(dir.path(), "k");
         let mut problems = Vec::new();
         assert!(check_detached("a.zip", b"zip", None, &expect(&[&key]), &mut problems).is_none());
         assert_eq!(
@@ -235,7 +216,7 @@ mod tests {
     #[test]
     fn a_signature_by_another_key_is_not_trusted() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (trusted, other) = (key(&dir, "t"), key(&dir, "o"));
+        let (trusted, other) = (key(dir.path(), "t"), key(dir.path(), "o"));
         let sig = detached(&other, b"zip", &signed("a.zip", "R"));
         let mut problems = Vec::new();
         check_detached(
@@ -258,7 +239,7 @@ mod tests {
     #[test]
     fn a_revoked_key_is_refused_even_when_trusted() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = key(&dir, "k");
+        let key = key(dir.path(), "k");
         let sig = detached(&key, b"zip", &signed("a.zip", "R"));
         let mut expect = expect(&[&key]);
         expect.revoked.push(key.key_id());
@@ -276,7 +257,7 @@ mod tests {
     #[test]
     fn altered_bytes_do_not_match_their_signature() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = key(&dir, "k");
+        let key = key(dir.path(), "k");
         let sig = detached(&key, b"zip", &signed("a.zip", "R"));
         let mut problems = Vec::new();
         check_detached("a.zip", b"zap", Some(&sig), &expect(&[&key]), &mut problems);
@@ -292,7 +273,7 @@ mod tests {
     #[test]
     fn a_signature_moved_to_another_file_or_release_is_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = key(&dir, "k");
+        let key = key(dir.path(), "k");
         let sig = detached(&key, b"zip", &signed("b.zip", "OLD"));
         let mut problems = Vec::new();
         let verified = check_detached("a.zip", b"zip", Some(&sig), &expect(&[&key]), &mut problems)
@@ -316,7 +297,7 @@ mod tests {
     #[test]
     fn a_comment_that_is_not_a_record_names_no_file() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = key(&dir, "k");
+        let key = key(dir.path(), "k");
         let sig = detached(&key, b"zip", "timestamp:1 file:a.zip");
         let mut problems = Vec::new();
         let verified = check_detached("a.zip", b"zip", Some(&sig), &expect(&[&key]), &mut problems)
@@ -334,7 +315,7 @@ mod tests {
     #[test]
     fn an_expected_product_must_be_the_signed_one() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = key(&dir, "k");
+        let key = key(dir.path(), "k");
         let sig = detached(&key, b"zip", &signed("a.zip", "R"));
         let mut problems = Vec::new();
         let verified = check_detached("a.zip", b"zip", Some(&sig), &expect(&[&key]), &mut problems)
@@ -351,7 +332,7 @@ mod tests {
     #[test]
     fn embedded_signatures_give_the_signed_text_only() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = key(&dir, "k");
+        let key = key(dir.path(), "k");
         let sig = sign_embedded(&key, "SHA256 (a) = 00\n").into_bytes();
         let mut problems = Vec::new();
         let (key_id, text) =
@@ -371,7 +352,7 @@ mod tests {
     #[test]
     fn a_signature_that_is_not_text_cannot_be_read() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key = key(&dir, "k");
+        let key = key(dir.path(), "k");
         let mut problems = Vec::new();
         check_detached(
             "a.zip",
