@@ -184,8 +184,10 @@ pub struct Report {
     pub bundles: usize,
     /// The key that signed, where a signature by a trusted key was found.
     pub key_id: Option<KeyId>,
-    /// The manifest and its digest, where one was read.
-    pub manifest: Option<(Manifest, Sha256)>,
+    /// The manifest, where one was read and parsed.
+    pub manifest: Option<Manifest>,
+    /// The SHA-256 of `manifest.json`'s bytes, where it was read, parsed or not.
+    pub manifest_sha256: Option<Sha256>,
     /// Everything wrong, sorted by file; empty when the release is accepted.
     pub problems: Vec<Problem>,
     /// The release id, as the manifest or a trusted comment gives it.

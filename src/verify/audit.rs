@@ -46,10 +46,14 @@ struct Checked {
     report: Report,
 }
 
-impl Checked {
-    fn manifest(&self) -> Option<&(Manifest, Sha256)> {
-        self.report.manifest.as_ref()
-    }
+/// A release as the next one must name it: the end of the chain so far.
+#[derive(Clone, Debug)]
+struct Link<'a> {
+    /// The SHA-256 of its `manifest.json`.
+    digest: Sha256,
+    release: &'a str,
+    /// Its sequence, where its manifest could be read.
+    sequence: Option<u64>,
 }
 
 /// Checks every release of an output folder and the chain between them, with the trusted
@@ -66,7 +70,12 @@ pub fn audit(dist: &Path, expect: &Expectations) -> Result<AuditReport, VerifyEr
         let report = verify_release(&dist.join(&folder), &each)?;
         checked.push(Checked { folder, report });
     }
-    checked.sort_by_key(|c| (c.manifest().map(|(m, _)| m.sequence), c.folder.clone()));
+    checked.sort_by_key(|c| {
+        (
+            c.report.manifest.as_ref().map(|m| m.sequence),
+            c.folder.clone(),
+        )
+    });
     let mut audit = AuditReport::default();
     for release in &checked {
         let prefix =
@@ -106,9 +115,11 @@ fn release_folders(dist: &Path) -> Result<Vec<String>, VerifyError> {
 fn chain(checked: &[Checked]) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut ids: BTreeMap<&str, &str> = BTreeMap::new();
-    let mut before: Option<(&str, &Manifest, Sha256)> = None;
+    let mut before: Option<Link<'_>> = None;
     for release in checked {
-        let Some((manifest, digest)) = release.manifest() else {
+        let (Some(manifest), Some(digest)) =
+            (&release.report.manifest, release.report.manifest_sha256)
+        else {
             continue;
         };
         let file = format!("{}/{MANIFEST_NAME}", release.folder);
@@ -120,27 +131,47 @@ fn chain(checked: &[Checked]) -> Vec<Problem> {
             let (other, release) = (other.to_owned(), manifest.release.clone());
             problems.push(Problem::new(&file, Reason::IdReused { other, release }));
         }
-        if let Some(previous) = before {
-            problems.extend(link(manifest, previous).map(|r| Problem::new(&file, r)));
+        if let Some(previous) = unreadable_previous(manifest, checked).or(before) {
+            problems.extend(link(manifest, &previous).map(|r| Problem::new(&file, r)));
         }
-        before = Some((&release.folder, manifest, *digest));
+        let (release, sequence) = (release.folder.as_str(), Some(manifest.sequence));
+        before = Some(Link {
+            digest,
+            release,
+            sequence,
+        });
     }
     problems
 }
 
-/// Why `manifest` does not follow the release before it, if it does not.
-fn link(manifest: &Manifest, before: (&str, &Manifest, Sha256)) -> Option<Reason> {
-    let (folder, previous, digest) = before;
-    if manifest.sequence == previous.sequence {
-        let (other, sequence) = (folder.to_owned(), manifest.sequence);
+/// The release `manifest` names as its previous one, where that folder is here but its
+/// manifest cannot be read: it has no place in the order of sequences, yet the chain can
+/// still be checked against the digest of its bytes.
+fn unreadable_previous<'a>(manifest: &Manifest, checked: &'a [Checked]) -> Option<Link<'a>> {
+    let previous = manifest.previous.as_ref()?;
+    let named = checked.iter().find(|c| c.folder == previous.release)?;
+    if named.report.manifest.is_some() {
+        return None;
+    }
+    Some(Link {
+        digest: named.report.manifest_sha256?,
+        release: &named.folder,
+        sequence: None,
+    })
+}
+
+/// Why `manifest` does not follow `before`, if it does not.
+fn link(manifest: &Manifest, before: &Link<'_>) -> Option<Reason> {
+    if before.sequence == Some(manifest.sequence) {
+        let (other, sequence) = (before.release.to_owned(), manifest.sequence);
         return Some(Reason::SequenceReused { other, sequence });
     }
-    let expected = crate::manifest::Previous {
-        manifest_sha256: digest,
-        release: previous.release.clone(),
-        sequence: previous.sequence,
-    };
-    if manifest.previous.as_ref() == Some(&expected) {
+    let chains = manifest.previous.as_ref().is_some_and(|p| {
+        p.release == before.release
+            && p.manifest_sha256 == before.digest
+            && before.sequence.is_none_or(|s| s == p.sequence)
+    });
+    if chains {
         return None;
     }
     let named = match &manifest.previous {
@@ -151,9 +182,9 @@ fn link(manifest: &Manifest, before: (&str, &Manifest, Sha256)) -> Option<Reason
         None => "no previous release".to_owned(),
     };
     Some(Reason::ChainBroken {
-        actual: digest,
+        actual: before.digest,
         named,
-        previous: previous.release.clone(),
+        previous: before.release.to_owned(),
     })
 }
 
@@ -163,7 +194,11 @@ fn latest(
     newest: Option<&Checked>,
     expect: &Expectations,
 ) -> Result<Vec<Problem>, VerifyError> {
-    let Some((manifest, digest)) = newest.and_then(Checked::manifest) else {
+    let Some(newest) = newest else {
+        return Ok(Vec::new());
+    };
+    let (Some(manifest), Some(digest)) = (&newest.report.manifest, newest.report.manifest_sha256)
+    else {
         return Ok(Vec::new());
     };
     let path = dist.join(LATEST_NAME);
@@ -172,7 +207,7 @@ fn latest(
     }
     let target = Target {
         file: MANIFEST_NAME,
-        manifest_sha256: Some(*digest),
+        manifest_sha256: Some(digest),
         previous: manifest.previous.as_ref(),
         product: &manifest.product,
         release: &manifest.release,
@@ -246,10 +281,15 @@ mod tests {
             sequence: 1,
         };
         let second = manifest("RU26-002", 2, Some(previous.clone()));
-        assert_eq!(link(&second, ("RU26-001", &first, digest)), None);
+        let before = |digest| Link {
+            digest,
+            release: "RU26-001",
+            sequence: Some(1),
+        };
+        assert_eq!(link(&second, &before(digest)), None);
 
         let forged = sha256(b"forged");
-        let broken = link(&second, ("RU26-001", &first, forged)).expect("broken");
+        let broken = link(&second, &before(forged)).expect("broken");
         assert_eq!(
             broken.to_string(),
             format!(
@@ -259,14 +299,14 @@ mod tests {
         );
         let orphan = manifest("RU26-002", 2, None);
         assert!(
-            link(&orphan, ("RU26-001", &first, digest))
+            link(&orphan, &before(digest))
                 .expect("broken")
                 .to_string()
                 .contains("it names no previous release")
         );
         let twin = manifest("RU26-003", 1, Some(previous));
         assert_eq!(
-            link(&twin, ("RU26-001", &first, digest)).map(|r| r.to_string()),
+            link(&twin, &before(digest)).map(|r| r.to_string()),
             Some("reuses sequence 1 of `RU26-001`".to_owned())
         );
     }

@@ -49,10 +49,10 @@ pub fn verify_release(dir: &Path, expect: &Expectations) -> Result<Report, Verif
     let mut folder = Folder::list(dir, expect)?;
     let listed = folder.checksums()?;
     let manifest = folder.manifest()?;
-    if let Some((manifest, digest)) = &manifest {
+    if let (Some(manifest), Some(digest)) = (&manifest, folder.report.manifest_sha256) {
         folder.bundles(manifest)?;
         folder.key_ids(manifest);
-        folder.history(manifest, *digest)?;
+        folder.history(manifest, digest)?;
     }
     if let Some(listed) = listed {
         folder.hash_listed(&listed)?;
@@ -146,12 +146,13 @@ impl<'a> Folder<'a> {
         }
     }
 
-    /// The manifest and its digest, where it can be read; its signature, format, product
-    /// and development flag checked.
-    fn manifest(&mut self) -> Result<Option<(Manifest, Sha256)>, VerifyError> {
+    /// The manifest, where it can be read, and the digest of its bytes in the report; its
+    /// signature, format, product and development flag checked.
+    fn manifest(&mut self) -> Result<Option<Manifest>, VerifyError> {
         let Some(bytes) = self.read_text(MANIFEST_NAME)? else {
             return Ok(None);
         };
+        self.report.manifest_sha256 = Some(sha256(&bytes));
         let sig_name = format!("{MANIFEST_NAME}.sig");
         let sig = match self.entries.get(&sig_name) {
             Some(_) => self.read_text(&sig_name)?,
@@ -178,7 +179,7 @@ impl<'a> Folder<'a> {
         self.expected(&manifest);
         self.report.release = Some(manifest.release.clone());
         self.report.sequence = Some(manifest.sequence);
-        Ok(Some((manifest, sha256(&bytes))))
+        Ok(Some(manifest))
     }
 
     /// Checks what the importer expects of any release: its product, and no development key
@@ -381,10 +382,10 @@ mod tests {
         assert_eq!(report.sequence, Some(1));
         assert_eq!((report.bundles, report.rules), (1, 1));
         assert_eq!(report.key_id, Some(built.key.key_id()));
-        let (manifest, digest) = report.manifest.expect("the manifest");
+        let manifest = report.manifest.expect("the manifest");
         assert_eq!(manifest.release, "RU26-001");
         let bytes = fs::read(built.release.join(MANIFEST_NAME)).expect("manifest bytes");
-        assert_eq!(digest, sha256(&bytes));
+        assert_eq!(report.manifest_sha256, Some(sha256(&bytes)));
     }
 
     #[test]
