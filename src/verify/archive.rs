@@ -213,8 +213,15 @@ fn inflate(
         });
     }
     *budget -= found;
+    judge_size(name, declared, found, keep)?;
+    Ok(kept)
+}
+
+/// Why an entry that inflated within the limits is still refused: it is not the size its
+/// header declares, or it is an index too large to hold.
+fn judge_size(name: &str, declared: u64, found: u64, keep: bool) -> Result<(), Reason> {
+    let entry = name.to_owned();
     if found != declared {
-        let entry = name.to_owned();
         return Err(Reason::EntrySize {
             declared,
             entry,
@@ -222,11 +229,10 @@ fn inflate(
         });
     }
     if keep && found > MAX_INDEX_BYTES {
-        return Err(unreadable(&format!(
-            "it is larger than {MAX_INDEX_BYTES} bytes"
-        )));
+        let detail = format!("it is larger than {MAX_INDEX_BYTES} bytes");
+        return Err(Reason::UnreadableEntry { detail, entry });
     }
-    Ok(kept)
+    Ok(())
 }
 
 /// Reads `reader` to its end or to one byte past `limit`, whichever is first, and gives the

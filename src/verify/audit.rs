@@ -216,24 +216,31 @@ fn latest(
     history::latest(&path, LATEST_NAME, &target, expect)
 }
 
+/// The ledger's entries, or why there are none to compare.
+fn read_ledger(dist: &Path) -> Result<Result<Vec<ledger::Entry>, String>, VerifyError> {
+    let path = dist.join(LEDGER_NAME);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Err("it is missing".into()));
+        }
+        Err(source) => return Err(VerifyError::Read { path, source }),
+    };
+    Ok(serde_json::from_slice::<Ledger>(&bytes)
+        .map(|ledger| ledger.releases)
+        .map_err(|error| format!("it cannot be read: {error}")))
+}
+
 /// Where the ledger differs from what the manifests say it should hold.
 fn ledger_warnings(dist: &Path) -> Result<Vec<Problem>, VerifyError> {
     let history = ledger::read(dist).map_err(|error| match error {
         ledger::LedgerError::Read { path, source } => VerifyError::Read { path, source },
     })?;
     let expected = history.ledger().releases;
-    let path = dist.join(LEDGER_NAME);
     let stale = |detail: String| vec![Problem::new(LEDGER_NAME, Reason::LedgerStale { detail })];
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(stale("it is missing".into()));
-        }
-        Err(source) => return Err(VerifyError::Read { path, source }),
-    };
-    let found = match serde_json::from_slice::<Ledger>(&bytes) {
-        Ok(ledger) => ledger.releases,
-        Err(error) => return Ok(stale(format!("it cannot be read: {error}"))),
+    let found = match read_ledger(dist)? {
+        Ok(found) => found,
+        Err(detail) => return Ok(stale(detail)),
     };
     let mut warnings = Vec::new();
     for entry in &expected {

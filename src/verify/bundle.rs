@@ -180,19 +180,15 @@ pub(super) fn misnamed(record: &BundleRecord) -> Option<Reason> {
 /// with a development key cannot be checked: verify the release folder for those.
 pub fn verify_bundle(path: &Path, expect: &Expectations) -> Result<Report, VerifyError> {
     let name = bundle_name(path)?;
-    // The importer named this file: its absence is a usage error, with the system's words.
-    std::fs::metadata(path).map_err(|source| VerifyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut checked = Checked::default();
-    let files = read_files(path, &name, &mut checked)?;
+    let (files, mut problems) = read_lone(path, &name)?;
     let Some(bytes) = files.bundle else {
-        let source = std::io::ErrorKind::NotFound.into();
-        let path = path.to_owned();
-        return Err(VerifyError::Read { path, source });
+        let report = Report {
+            bundles: 1,
+            problems,
+            ..Report::default()
+        };
+        return Ok(report.finish());
     };
-    let mut problems = checked.problems;
     let (verified, _, inspected) = examine(
         &name,
         &bytes,
@@ -204,21 +200,7 @@ pub fn verify_bundle(path: &Path, expect: &Expectations) -> Result<Report, Verif
     let signed = verified
         .as_ref()
         .and_then(|v| signature::check_comment(&name, v, &vouch, &mut problems));
-    let kind = name.strip_suffix(".zip").and_then(Kind::from_name);
-    let rules = match kind {
-        Some(kind) => index_problems(&name, kind, None, inspected, &mut problems),
-        None => {
-            problems.push(Problem::new(&name, Reason::NotKindName));
-            let indexed = inspected.index.as_ref().map_or(0, |i| i.rules.len());
-            problems.extend(
-                inspected
-                    .problems
-                    .into_iter()
-                    .map(|r| Problem::new(&name, r)),
-            );
-            indexed
-        }
-    };
+    let rules = lone_index(&name, inspected, &mut problems);
     if let Some(signed) = &signed {
         problems.extend(history::check(&target_of(&name, signed), expect)?);
     }
@@ -232,6 +214,35 @@ pub fn verify_bundle(path: &Path, expect: &Expectations) -> Result<Report, Verif
         ..Report::default()
     };
     Ok(report.finish())
+}
+
+/// Records what is wrong with a lone bundle's entries and index, whose kind only its name
+/// gives; gives the number of rules indexed.
+fn lone_index(name: &str, inspected: Inspected, problems: &mut Vec<Problem>) -> usize {
+    if let Some(kind) = name.strip_suffix(".zip").and_then(Kind::from_name) {
+        return index_problems(name, kind, None, inspected, problems);
+    }
+    problems.push(Problem::new(name, Reason::NotKindName));
+    let indexed = inspected.index.as_ref().map_or(0, |i| i.rules.len());
+    problems.extend(
+        inspected
+            .problems
+            .into_iter()
+            .map(|r| Problem::new(name, r)),
+    );
+    indexed
+}
+
+/// Reads a lone bundle and its signature. The importer named the bundle, so its absence
+/// is a usage error, in the system's words.
+fn read_lone(path: &Path, name: &str) -> Result<(Files, Vec<Problem>), VerifyError> {
+    std::fs::metadata(path).map_err(|source| VerifyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut checked = Checked::default();
+    let files = read_files(path, name, &mut checked)?;
+    Ok((files, checked.problems))
 }
 
 /// The bundle's file name, which its signature must name.
