@@ -27,6 +27,14 @@ Environment:
   SOURCE_DATE_EPOCH         the release time, in seconds since 1970, when --at is absent
   NO_COLOR                  no colour on stderr";
 
+const VERIFY_EXIT_CODES: &str = "\
+Exit status:
+  0  accepted: one summary line on stderr (and the JSON on stdout with --json)
+  1  refused: one `warning:` line per problem on stderr, naming the file and the reason
+  2  could not verify: an unreadable key, a missing path, an I/O error
+
+Nothing is written or changed.";
+
 /// Cuts signed, reproducible security rule releases, and verifies them before import.
 #[derive(Debug, Parser)]
 #[command(name = "rulecut", version, after_help = EXIT_CODES)]
@@ -54,6 +62,7 @@ pub struct Cli {
 enum Command {
     /// Check every release of an output folder, the hash chain between them, `latest.json`
     /// and the ledger
+    #[command(after_help = VERIFY_EXIT_CODES)]
     Audit(AuditArgs),
     /// Cut a release: collect, validate, package, sign and publish, then print its folder
     Build(BuildArgs),
@@ -78,6 +87,7 @@ enum Command {
     },
     /// Verify a release folder, or one bundle, before import; refuse anything unsigned,
     /// altered, incomplete, unsafe or older than the installed release. Writes nothing
+    #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(VerifyArgs),
 }
 

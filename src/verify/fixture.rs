@@ -10,9 +10,12 @@ use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
 
 use crate::config;
-use crate::manifest::{Manifest, Previous, Signing, Tool, Trigger};
+use crate::manifest::{
+    CHECKSUMS_NAME, MANIFEST_NAME, Manifest, Previous, SignedFile, Signing, Tool, Trigger,
+    checksums,
+};
 use crate::release::{self, KeyInput, Request};
-use crate::sign::{self, SigningKey};
+use crate::sign::{self, SigningKey, TrustedComment};
 
 use super::Expectations;
 
@@ -151,4 +154,42 @@ pub fn manifest(release: &str, sequence: u64, previous: Option<Previous>) -> Man
         },
         year_sequence: 1,
     }
+}
+
+/// Writes `manifest` into a release folder and signs it and the checksum list again, as
+/// someone holding the key would after changing the release.
+pub fn reseal(release: &Path, manifest: &Manifest, key: &SigningKey) {
+    let bytes = manifest.to_bytes();
+    std::fs::write(release.join(MANIFEST_NAME), &bytes).expect("write manifest");
+    let signed = SignedFile {
+        file: MANIFEST_NAME.into(),
+        product: manifest.product.clone(),
+        release: manifest.release.clone(),
+        sequence: manifest.sequence,
+    };
+    let comment = TrustedComment::new(signed.to_comment()).expect("a comment");
+    let signature = sign::sign_detached(key, &bytes, &comment);
+    std::fs::write(release.join(format!("{MANIFEST_NAME}.sig")), signature).expect("write sig");
+    let mut listed = Vec::new();
+    for entry in std::fs::read_dir(release).expect("list release") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if !name.starts_with(CHECKSUMS_NAME) {
+            let digest = crate::digest::sha256_file(&release.join(&name)).expect("hash");
+            listed.push((name, digest));
+        }
+    }
+    let checksums = checksums(&listed);
+    std::fs::write(release.join(CHECKSUMS_NAME), &checksums).expect("write SHA256SUMS");
+    let embedded = sign::sign_embedded(key, &checksums);
+    std::fs::write(release.join(format!("{CHECKSUMS_NAME}.sig")), embedded).expect("write sig");
+}
+
+/// The manifest of a release folder.
+pub fn read_manifest(release: &Path) -> Manifest {
+    let bytes = std::fs::read(release.join(MANIFEST_NAME)).expect("read manifest");
+    serde_json::from_slice(&bytes).expect("a manifest")
 }

@@ -201,9 +201,15 @@ impl<'a> Folder<'a> {
     fn bundles(&mut self, manifest: &Manifest) -> Result<(), VerifyError> {
         let vouch = vouch(manifest);
         let mut records = Vec::new();
+        let mut seen = BTreeSet::new();
         for record in &manifest.bundles {
             if let Some(reason) = bundle::misnamed(record) {
                 self.problem(MANIFEST_NAME, reason);
+            }
+            if !seen.insert(record.file.as_str()) {
+                let file = record.file.clone();
+                self.problem(MANIFEST_NAME, Reason::ListedTwice { file });
+                continue;
             }
             // Only the folder's own regular files are read: a name with a path in it is
             // never joined to the folder, and a link is never followed.
@@ -476,6 +482,40 @@ mod tests {
                 ),
                 "`firewall.zip.sig` does not match its digest in `SHA256SUMS`: it was altered"
                     .to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_manifest_must_list_each_bundle_once_under_its_kinds_name() {
+        let built = fixture::release();
+        let mut manifest = fixture::read_manifest(&built.release);
+        let record = manifest.bundles[0].clone();
+        manifest.bundles.push(record.clone());
+        let mut misnamed = record;
+        misnamed.file = "../firewall.zip".into();
+        manifest.bundles.push(misnamed);
+        fixture::reseal(&built.release, &manifest, &built.key);
+        assert_eq!(
+            lines(&built, &expect(&[&built.key])),
+            [
+                "`manifest.json` lists `firewall.zip` more than once",
+                "`manifest.json` lists the `firewall` bundle as `../firewall.zip`, and it is named \
+                 `firewall.zip`",
+            ]
+        );
+    }
+
+    #[test]
+    fn counts_that_differ_from_the_index_are_refused() {
+        let built = fixture::release();
+        let mut manifest = fixture::read_manifest(&built.release);
+        manifest.bundles[0].rules.total = 2;
+        fixture::reseal(&built.release, &manifest, &built.key);
+        assert_eq!(
+            lines(&built, &expect(&[&built.key])),
+            [
+                "`firewall.zip` holds 1 rules (0 disabled), and `manifest.json` counts 2 (0 disabled)"
             ]
         );
     }
