@@ -185,7 +185,9 @@ fn minisign_shows_key_ids_as_we_do() {
         // sixteen shows fewer than 16 digits there; the digits it shows are ours.
         let shown = key_id.to_string().trim_start_matches('0').to_owned();
         assert!(
-            stderr.lines().any(|line| line.ends_with(&format!("is {shown}"))),
+            stderr
+                .lines()
+                .any(|line| line.ends_with(&format!("is {shown}"))),
             "{stderr}"
         );
     }
