@@ -13,9 +13,8 @@ use std::io::{Cursor, Read};
 
 use zip::{CompressionMethod, ZipArchive};
 
-use crate::package::{INDEX_NAME, Index};
-
 use super::{MAX_INFLATED_BYTES, MAX_INFLATION_RATIO, RATIO_EXEMPT_BYTES, Reason};
+use crate::package::{INDEX_NAME, Index};
 
 /// The largest `index.json` held in memory to parse.
 const MAX_INDEX_BYTES: u64 = 1 << 30;

@@ -12,12 +12,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::history::{self, Target};
+use super::{Expectations, Problem, Reason, Report, VerifyError, outcome, verify_release};
 use crate::digest::Sha256;
 use crate::ledger::{self, LEDGER_NAME, Ledger};
 use crate::manifest::{LATEST_NAME, MANIFEST_NAME, Manifest};
-
-use super::history::{self, Target};
-use super::{Expectations, Problem, Reason, Report, VerifyError, outcome, verify_release};
 
 /// The verdict on an output folder.
 #[derive(Clone, Debug, Default, Serialize)]

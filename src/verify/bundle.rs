@@ -4,12 +4,6 @@
 
 use std::path::Path;
 
-use crate::digest::{Sha256, sha256};
-use crate::manifest::{BundleRecord, SignedFile};
-use crate::package::{RuleCounts, file_name};
-use crate::rules::Kind;
-use crate::sign::KeyId;
-
 use super::archive::{self, Inspected};
 use super::history::{self, Target};
 use super::signature::{self, Vouch};
@@ -17,6 +11,11 @@ use super::{
     Capped, Expectations, MAX_BUNDLE_BYTES, MAX_TEXT_BYTES, Problem, Reason, Report, VerifyError,
     read_capped,
 };
+use crate::digest::{Sha256, sha256};
+use crate::manifest::{BundleRecord, SignedFile};
+use crate::package::{RuleCounts, file_name};
+use crate::rules::Kind;
+use crate::sign::KeyId;
 
 /// What checking a bundle of a release found.
 #[derive(Debug, Default)]

@@ -9,6 +9,7 @@ use tempfile::TempDir;
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
 
+use super::Expectations;
 use crate::config;
 use crate::manifest::{
     CHECKSUMS_NAME, MANIFEST_NAME, Manifest, Previous, SignedFile, Signing, Tool, Trigger,
@@ -16,8 +17,6 @@ use crate::manifest::{
 };
 use crate::release::{self, KeyInput, Request};
 use crate::sign::{self, SigningKey, TrustedComment};
-
-use super::Expectations;
 
 /// A new key pair `<name>.key`, `<name>.pub` in `dir`, loaded.
 pub fn key(dir: &Path, name: &str) -> SigningKey {

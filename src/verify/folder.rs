@@ -14,16 +14,15 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::digest::{Sha256, sha256, sha256_file};
-use crate::manifest::{CHECKSUMS_NAME, FORMAT, MANIFEST_NAME, Manifest, parse_checksums};
-use crate::sign::KeyId;
-
 use super::bundle::{self, Checked};
 use super::history::{self, Target};
 use super::signature::{self, Vouch};
 use super::{
     Capped, Expectations, MAX_TEXT_BYTES, Problem, Reason, Report, VerifyError, read_capped,
 };
+use crate::digest::{Sha256, sha256, sha256_file};
+use crate::manifest::{CHECKSUMS_NAME, FORMAT, MANIFEST_NAME, Manifest, parse_checksums};
+use crate::sign::KeyId;
 
 /// The embedded signature over the checksum list.
 const CHECKSUMS_SIG: &str = "SHA256SUMS.sig";

@@ -5,11 +5,10 @@
 
 use std::path::Path;
 
-use crate::digest::Sha256;
-use crate::manifest::{FORMAT, LATEST_NAME, Latest, Previous, format_time};
-
 use super::signature::{self, Vouch, describe};
 use super::{Capped, Expectations, MAX_TEXT_BYTES, Problem, Reason, VerifyError, read_capped};
+use crate::digest::Sha256;
+use crate::manifest::{FORMAT, LATEST_NAME, Latest, Previous, format_time};
 
 /// The release being verified, as far as it is known: all of it from a manifest, or what a
 /// lone bundle's trusted comment says.

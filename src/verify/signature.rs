@@ -5,10 +5,9 @@
 //! trusted comment is what ties them to a place: without it, a bundle of an old release, or
 //! another kind's bundle of this one, would pass under any name.
 
+use super::{Expectations, Problem, Reason};
 use crate::manifest::SignedFile;
 use crate::sign::{self, KeyId, PublicKey, SignError, Verified};
-
-use super::{Expectations, Problem, Reason};
 
 /// The keys a signature may come from: the trusted ones, less the revoked.
 fn trusted(expect: &Expectations) -> Vec<PublicKey> {
