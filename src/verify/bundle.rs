@@ -148,14 +148,14 @@ fn index_problems(
         problems.push(file(reason));
     }
     let disabled = index.rules.iter().filter(|r| r.disabled).count();
-    let found = (index.rules.len(), disabled);
-    if let Some(counts) = counts.filter(|c| (c.total, c.disabled) != found) {
-        problems.push(file(Reason::Counts {
-            expected: counts.total,
-            expected_disabled: counts.disabled,
-            found: found.0,
-            found_disabled: found.1,
-        }));
+    let found = RuleCounts {
+        disabled,
+        enabled: index.rules.len() - disabled,
+        total: index.rules.len(),
+    };
+    if let Some(expected) = counts.filter(|c| **c != found) {
+        let expected = expected.clone();
+        problems.push(file(Reason::Counts { expected, found }));
     }
     index.rules.len()
 }
@@ -349,7 +349,8 @@ mod tests {
             found,
             [
                 "`x.zip` holds `firewall` rules, and its name says `log-inspection`",
-                "`x.zip` holds 1 rules (0 disabled), and `manifest.json` counts 3 (1 disabled)",
+                "`x.zip` holds 1 rule(s) (1 enabled, 0 disabled), and `manifest.json` counts 3 \
+                 rule(s) (2 enabled, 1 disabled)",
             ]
         );
     }

@@ -514,7 +514,8 @@ mod tests {
         assert_eq!(
             lines(&built, &expect(&[&built.key])),
             [
-                "`firewall.zip` holds 1 rules (0 disabled), and `manifest.json` counts 2 (0 disabled)"
+                "`firewall.zip` holds 1 rule(s) (1 enabled, 0 disabled), and `manifest.json` \
+                 counts 2 rule(s) (1 enabled, 0 disabled)"
             ]
         );
     }

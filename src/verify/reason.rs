@@ -7,6 +7,7 @@
 use thiserror::Error;
 
 use crate::digest::Sha256;
+use crate::package::RuleCounts;
 use crate::rules::Kind;
 use crate::sign::KeyId;
 
@@ -66,14 +67,13 @@ pub enum Reason {
 
     /// A bundle's rule counts differ from those its manifest lists.
     #[error(
-        "holds {found} rules ({found_disabled} disabled), and `manifest.json` counts \
-         {expected} ({expected_disabled} disabled)"
+        "holds {}, and `manifest.json` counts {}",
+        describe_counts(found),
+        describe_counts(expected)
     )]
     Counts {
-        expected: usize,
-        expected_disabled: usize,
-        found: usize,
-        found_disabled: usize,
+        expected: RuleCounts,
+        found: RuleCounts,
     },
 
     /// The release was signed with a development key.
@@ -284,4 +284,12 @@ pub enum Reason {
         "has not been signed by a trusted key and cannot be imported (it names key `{key_id}`)"
     )]
     Untrusted { key_id: KeyId },
+}
+
+/// Rule counts as messages give them: 3 rule(s) (2 enabled, 1 disabled).
+fn describe_counts(counts: &RuleCounts) -> String {
+    format!(
+        "{} rule(s) ({} enabled, {} disabled)",
+        counts.total, counts.enabled, counts.disabled
+    )
 }
