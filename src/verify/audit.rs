@@ -16,7 +16,7 @@ use super::history::{self, Target};
 use super::{Expectations, Problem, Reason, Report, VerifyError, outcome, verify_release};
 use crate::digest::Sha256;
 use crate::ledger::{self, LEDGER_NAME, Ledger};
-use crate::manifest::{LATEST_NAME, MANIFEST_NAME, Manifest};
+use crate::manifest::{LATEST_NAME, MANIFEST_NAME, Manifest, format_time};
 
 /// The verdict on an output folder.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -86,7 +86,7 @@ pub fn audit(dist: &Path, expect: &Expectations) -> Result<AuditReport, VerifyEr
     }
     audit.problems.extend(chain(&checked));
     audit.problems.extend(latest(dist, checked.last(), expect)?);
-    audit.warnings = ledger_warnings(dist)?;
+    audit.warnings = ledger_warnings(dist, &checked)?;
     Ok(audit)
 }
 
@@ -215,6 +215,19 @@ fn latest(
     history::latest(&path, LATEST_NAME, &target, expect)
 }
 
+/// The ledger entry of a release whose manifest was read.
+fn entry(checked: &Checked) -> Option<ledger::Entry> {
+    let manifest = checked.report.manifest.as_ref()?;
+    Some(ledger::Entry {
+        created: format_time(manifest.created),
+        id: manifest.release.clone(),
+        manifest_sha256: checked.report.manifest_sha256?,
+        sequence: manifest.sequence,
+        trigger: manifest.trigger.clone(),
+        year_sequence: manifest.year_sequence,
+    })
+}
+
 /// The ledger's entries, or why there are none to compare.
 fn read_ledger(dist: &Path) -> Result<Result<Vec<ledger::Entry>, String>, VerifyError> {
     let path = dist.join(LEDGER_NAME);
@@ -230,12 +243,10 @@ fn read_ledger(dist: &Path) -> Result<Result<Vec<ledger::Entry>, String>, Verify
         .map_err(|error| format!("it cannot be read: {error}")))
 }
 
-/// Where the ledger differs from what the manifests say it should hold.
-fn ledger_warnings(dist: &Path) -> Result<Vec<Problem>, VerifyError> {
-    let history = ledger::read(dist).map_err(|error| match error {
-        ledger::LedgerError::Read { path, source } => VerifyError::Read { path, source },
-    })?;
-    let expected = history.ledger().releases;
+/// Where the ledger differs from what the manifests say it should hold: an entry for each
+/// release, in order of sequence, as `build` writes it.
+fn ledger_warnings(dist: &Path, checked: &[Checked]) -> Result<Vec<Problem>, VerifyError> {
+    let expected: Vec<ledger::Entry> = checked.iter().filter_map(entry).collect();
     let stale = |detail: String| vec![Problem::new(LEDGER_NAME, Reason::LedgerStale { detail })];
     let found = match read_ledger(dist)? {
         Ok(found) => found,
@@ -256,10 +267,7 @@ fn ledger_warnings(dist: &Path) -> Result<Vec<Problem>, VerifyError> {
         .iter()
         .filter(|f| !expected.iter().any(|e| e.id == f.id))
     {
-        let detail = format!(
-            "it lists `{}`, which no chained manifest here holds",
-            entry.id
-        );
+        let detail = format!("it lists `{}`, which no manifest here holds", entry.id);
         warnings.extend(stale(detail));
     }
     Ok(warnings)
