@@ -29,46 +29,47 @@ pub(super) struct Checked {
     pub signer: Option<KeyId>,
 }
 
-/// The bytes of a bundle and of its signature, read once.
+/// A bundle and its signature, each read once.
 struct Files {
-    bundle: Option<Vec<u8>>,
+    bundle: Capped,
     signature: Option<Vec<u8>>,
 }
 
-/// Reads a bundle and its signature, recording the files that are missing or too large.
+/// Reads a bundle and its signature, recording the files that are too large and the
+/// signature's digest; the bundle's digest comes from [`examine`], so it is hashed once.
 fn read_files(bundle: &Path, name: &str, checked: &mut Checked) -> Result<Files, VerifyError> {
     let signature_name = format!("{name}.sig");
     let signature_path = bundle.with_file_name(&signature_name);
-    Ok(Files {
+    let files = Files {
         bundle: read_one(bundle, name, MAX_BUNDLE_BYTES, checked)?,
-        signature: read_one(&signature_path, &signature_name, MAX_TEXT_BYTES, checked)?,
-    })
+        signature: match read_one(&signature_path, &signature_name, MAX_TEXT_BYTES, checked)? {
+            Capped::Bytes(bytes) => Some(bytes),
+            // A missing signature is reported by the signature check.
+            Capped::Missing | Capped::Oversized(_) => None,
+        },
+    };
+    if let Some(bytes) = &files.signature {
+        checked.digests.push((signature_name, sha256(bytes)));
+    }
+    Ok(files)
 }
 
+/// Reads one file whole, recording it as a problem where it is too large.
 fn read_one(
     path: &Path,
     name: &str,
     limit: u64,
     checked: &mut Checked,
-) -> Result<Option<Vec<u8>>, VerifyError> {
+) -> Result<Capped, VerifyError> {
     let read = read_capped(path, limit).map_err(|source| VerifyError::Read {
         path: path.to_owned(),
         source,
     })?;
-    match read {
-        Capped::Bytes(bytes) => {
-            checked.digests.push((name.to_owned(), sha256(&bytes)));
-            Ok(Some(bytes))
-        }
-        // A missing bundle is reported by the lists that name it; a missing signature by
-        // the signature check.
-        Capped::Missing => Ok(None),
-        Capped::Oversized(size) => {
-            let reason = Reason::Oversized { limit, size };
-            checked.problems.push(Problem::new(name, reason));
-            Ok(None)
-        }
+    if let Capped::Oversized(size) = read {
+        let reason = Reason::Oversized { limit, size };
+        checked.problems.push(Problem::new(name, reason));
     }
+    Ok(read)
 }
 
 /// The work on a bundle's bytes, split in two so that both cores work on a large bundle: the
@@ -104,9 +105,13 @@ pub(super) fn check_listed(
     let mut checked = Checked::default();
     let name = record.file.as_str();
     let files = read_files(&dir.join(name), name, &mut checked)?;
-    let Some(bytes) = files.bundle else {
-        checked.problems.push(Problem::new(name, Reason::Missing));
-        return Ok(checked);
+    let bytes = match files.bundle {
+        Capped::Bytes(bytes) => bytes,
+        Capped::Missing => {
+            checked.problems.push(Problem::new(name, Reason::Missing));
+            return Ok(checked);
+        }
+        Capped::Oversized(_) => return Ok(checked),
     };
     let problems = &mut checked.problems;
     let (verified, digest, inspected) =
@@ -119,6 +124,7 @@ pub(super) fn check_listed(
         let (expected, found) = (record.size, bytes.len() as u64);
         problems.push(Problem::new(name, Reason::Size { expected, found }));
     }
+    checked.digests.push((name.to_owned(), digest));
     if digest != record.sha256 {
         problems.push(Problem::new(name, Reason::BundleDigest));
     }
@@ -180,7 +186,7 @@ pub(super) fn misnamed(record: &BundleRecord) -> Option<Reason> {
 pub fn verify_bundle(path: &Path, expect: &Expectations) -> Result<Report, VerifyError> {
     let name = bundle_name(path)?;
     let (files, mut problems) = read_lone(path, &name)?;
-    let Some(bytes) = files.bundle else {
+    let Capped::Bytes(bytes) = files.bundle else {
         let report = Report {
             bundles: 1,
             problems,
