@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use rayon::prelude::*;
 use zip::{CompressionMethod, ZipArchive};
 
 use super::{MAX_INFLATED_BYTES, MAX_INFLATION_RATIO, RATIO_EXEMPT_BYTES, Reason};
@@ -43,6 +45,11 @@ pub(super) struct Inspected {
 
 /// Checks every entry of a zip archive held in memory, and reads its rules index.
 pub(super) fn inspect(bytes: &[u8]) -> Inspected {
+    inspect_within(bytes, MAX_INFLATED_BYTES)
+}
+
+/// [`inspect`], refusing an archive that inflates to more than `limit` bytes in all.
+fn inspect_within(bytes: &[u8], limit: u64) -> Inspected {
     let mut inspected = Inspected::default();
     let mut archive = match ZipArchive::new(Cursor::new(bytes)) {
         Ok(archive) => archive,
@@ -59,7 +66,7 @@ pub(super) fn inspect(bytes: &[u8]) -> Inspected {
         let detail = error.to_string();
         inspected.problems.push(Reason::EntriesDisagree { detail });
     }
-    let index = inflate_all(&mut archive, &mut inspected);
+    let index = inflate_all(&archive, limit, &mut inspected);
     if let Some(json) = index {
         read_index(&json, &mut inspected);
     } else if !inspected.problems.iter().any(is_index_problem) {
@@ -79,33 +86,67 @@ fn is_index_problem(reason: &Reason) -> bool {
     entry == INDEX_NAME
 }
 
+/// What inflating one entry found.
+struct Entry {
+    /// The bytes of `index.json`, where this is it.
+    index: Option<Vec<u8>>,
+    /// Its name, where it is a plain file.
+    name: Option<String>,
+    problems: Vec<Reason>,
+}
+
 /// Inflates every entry within the limits, records the plain files, and gives the bytes of
-/// `index.json`.
+/// `index.json`. Entries are inflated in parallel, each with its own view of the archive:
+/// inflating is the slowest step of verifying a large bundle, slower than both its hashes.
 fn inflate_all(
-    archive: &mut ZipArchive<Cursor<&[u8]>>,
+    archive: &ZipArchive<Cursor<&[u8]>>,
+    limit: u64,
     inspected: &mut Inspected,
 ) -> Option<Vec<u8>> {
-    let mut budget = MAX_INFLATED_BYTES;
+    let budget = Budget {
+        left: AtomicU64::new(limit),
+        limit,
+    };
+    let entries: Vec<Entry> = (0..archive.len())
+        .into_par_iter()
+        .map_init(
+            || archive.clone(),
+            |archive, number| inflate_entry(archive, number, &budget),
+        )
+        .collect();
     let mut index = None;
-    for number in 0..archive.len() {
-        let Some(name) = check_entry(archive, number, &mut inspected.problems) else {
-            continue;
-        };
-        let keep = name == INDEX_NAME;
-        match inflate(archive, number, &name, keep, &mut budget) {
-            Ok(bytes) if keep => index = Some(bytes),
-            Ok(_) => {}
-            Err(reason) => {
-                let total = matches!(reason, Reason::InflationTotal { .. });
-                inspected.problems.push(reason);
-                if total {
-                    break;
-                }
-            }
-        }
-        inspected.entries.insert(name);
+    for entry in entries {
+        inspected.problems.extend(entry.problems);
+        inspected.entries.extend(entry.name);
+        index = index.or(entry.index);
     }
     index
+}
+
+/// How many bytes an archive may still inflate to, shared by the threads inflating it.
+struct Budget {
+    left: AtomicU64,
+    /// What the archive could inflate to at first.
+    limit: u64,
+}
+
+/// Checks and inflates one entry.
+fn inflate_entry(archive: &mut ZipArchive<Cursor<&[u8]>>, number: usize, budget: &Budget) -> Entry {
+    let mut entry = Entry {
+        index: None,
+        name: None,
+        problems: Vec::new(),
+    };
+    let Some(name) = check_entry(archive, number, &mut entry.problems) else {
+        return entry;
+    };
+    let keep = name == INDEX_NAME;
+    match inflate(archive, number, &name, keep, budget) {
+        Ok(bytes) => entry.index = keep.then_some(bytes),
+        Err(reason) => entry.problems.push(reason),
+    }
+    entry.name = Some(name);
+    entry
 }
 
 /// Checks an entry's name, type and method; gives its name where it is a plain file that
@@ -188,7 +229,7 @@ fn inflate(
     number: usize,
     name: &str,
     keep: bool,
-    budget: &mut u64,
+    budget: &Budget,
 ) -> Result<Vec<u8>, Reason> {
     let unreadable = |error: &dyn std::fmt::Display| Reason::UnreadableEntry {
         detail: error.to_string(),
@@ -199,19 +240,22 @@ fn inflate(
     let ratio_limit = compressed
         .saturating_mul(MAX_INFLATION_RATIO)
         .max(RATIO_EXEMPT_BYTES);
-    let limit = ratio_limit.min(*budget);
+    let limit = ratio_limit.min(budget.left.load(Ordering::Relaxed));
     let keep_limit = if keep { MAX_INDEX_BYTES } else { 0 };
     let (found, kept) = count(&mut file, limit, keep_limit).map_err(|e| unreadable(&e))?;
     if found > ratio_limit {
         let (entry, ratio) = (name.to_owned(), MAX_INFLATION_RATIO);
         return Err(Reason::InflationRatio { entry, ratio });
     }
-    if found > *budget {
-        return Err(Reason::InflationTotal {
-            limit: MAX_INFLATED_BYTES,
-        });
+    // Relaxed is enough: the budget is one counter, and no other memory depends on it.
+    let spend = |left: u64| left.checked_sub(found);
+    if (budget.left)
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, spend)
+        .is_err()
+    {
+        let limit = budget.limit;
+        return Err(Reason::InflationTotal { limit });
     }
-    *budget -= found;
     judge_size(name, declared, found, keep)?;
     Ok(kept)
 }
@@ -462,6 +506,23 @@ mod tests {
             reasons(&bytes),
             ["holds entry `bomb`, which inflates to more than 100 times its size"]
         );
+    }
+
+    #[test]
+    fn inflation_past_the_total_is_refused_once() {
+        let zeros = vec![0u8; 600 << 10];
+        let index = index_json(&[]);
+        let bytes = zip_of(&[
+            ("a", &zeros),
+            ("b", &zeros),
+            ("c", &zeros),
+            ("index.json", &index),
+        ]);
+        let inspected = inspect_within(&bytes, 1 << 20);
+        let mut found: Vec<String> = inspected.problems.iter().map(ToString::to_string).collect();
+        found.dedup();
+        assert_eq!(found, ["inflates to more than 1048576 bytes in all"]);
+        assert!(inspect_within(&bytes, 4 << 20).problems.is_empty());
     }
 
     #[test]
