@@ -494,10 +494,15 @@ fn expectations(
 fn verify(args: VerifyArgs) -> Result<u8, Failure> {
     let expect = expectations(&args.trust, args.installed.as_deref(), args.latest)?;
     let report = if args.path.is_dir() {
-        verify::verify_release(&args.path, &expect)?
+        verify::verify_release(&args.path, &expect)
     } else {
-        verify::verify_bundle(&args.path, &expect)?
+        verify::verify_bundle(&args.path, &expect)
     };
+    let report = report.map_err(|error| {
+        let usage = "give a release folder such as `dist/RU26-001`, or a bundle such as \
+                     `dist/RU26-001/firewall.zip`";
+        verify_failure(error, &args.path, usage)
+    })?;
     if args.trust.json {
         let json = serde_json::to_string_pretty(&report).context("cannot write the report")?;
         println!("{json}");
@@ -530,6 +535,17 @@ fn summary(report: &Report) -> String {
     )
 }
 
+/// Exit 2, with a hint for a path given on the command line that does not exist.
+fn verify_failure(error: VerifyError, given: &Path, usage: &str) -> Failure {
+    let missing = matches!(&error, VerifyError::Read { path, source }
+        if path == given && source.kind() == std::io::ErrorKind::NotFound);
+    let mut failure = Failure::from(error);
+    if missing {
+        failure.help = Some(usage.to_owned());
+    }
+    failure
+}
+
 /// Exit 1, with one line per problem before the error.
 fn refusal(problems: &[verify::Problem], subject: &str) -> Failure {
     let development = problems
@@ -550,7 +566,9 @@ fn refusal(problems: &[verify::Problem], subject: &str) -> Failure {
 
 fn audit(args: AuditArgs) -> Result<u8, Failure> {
     let expect = expectations(&args.trust, None, None)?;
-    let report = verify::audit(&args.dist, &expect)?;
+    let report = verify::audit(&args.dist, &expect).map_err(|error| {
+        verify_failure(error, &args.dist, "give an output folder such as `dist`")
+    })?;
     if args.trust.json {
         let json = serde_json::to_string_pretty(&AuditJson::new(&report))
             .context("cannot write the report")?;
@@ -564,7 +582,10 @@ fn audit(args: AuditArgs) -> Result<u8, Failure> {
         return Err(refusal(&report.problems, &subject));
     }
     let span = match (report.releases.first(), report.releases.last()) {
-        (Some(first), Some(last)) => format!(", chained from `{first}` to `{last}`"),
+        (Some(first), Some(last)) if first != last => {
+            format!(", chained from `{first}` to `{last}`")
+        }
+        (Some(only), _) => format!(": `{only}`"),
         _ => String::new(),
     };
     eprintln!(

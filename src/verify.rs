@@ -104,13 +104,6 @@ impl VerifyError {
             VerifyError::NoKeys { .. } => {
                 Some("give a `.pub` file, or a folder holding the trusted `.pub` files".into())
             }
-            VerifyError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                Some(
-                    "give a release folder such as `dist/RU26-001`, or a bundle such as \
-                     `dist/RU26-001/firewall.zip`"
-                        .into(),
-                )
-            }
             _ => None,
         }
     }
