@@ -518,12 +518,15 @@ fn verify(args: VerifyArgs) -> Result<u8, Failure> {
 /// What was verified, as the summary names it.
 fn subject(report: &Report, path: &Path) -> String {
     let release = match (&report.release, report.sequence) {
-        (Some(release), Some(sequence)) => format!("release `{release}` (sequence {sequence})"),
-        _ => format!("`{}`", path.display()),
+        (Some(release), Some(sequence)) => {
+            Some(format!("release `{release}` (sequence {sequence})"))
+        }
+        _ => None,
     };
-    match path.is_dir() {
-        true => release,
-        false => format!("`{}` of {release}", path.display()),
+    match (path.is_dir(), release) {
+        (true, Some(release)) => release,
+        (false, Some(release)) => format!("`{}` of {release}", path.display()),
+        (_, None) => format!("`{}`", path.display()),
     }
 }
 

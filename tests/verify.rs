@@ -761,3 +761,22 @@ fn the_library_reads_back_what_build_writes() {
         assert_eq!((comment.file.as_str(), comment.sequence), (file, 1));
     }
 }
+
+#[test]
+fn a_single_bundle_without_its_signature_is_refused() {
+    let ws = Workspace::new();
+    let release = ws.path(&ws.cut(FIRST));
+    fs::create_dir(ws.path("inbox")).expect("inbox");
+    fs::copy(release.join("firewall.zip"), ws.path("inbox/firewall.zip")).expect("copy");
+    let output = ws.verify("inbox/firewall.zip", &[]);
+    assert_refused(
+        &output,
+        &["`firewall.zip` has no signature: `firewall.zip.sig` is missing".into()],
+    );
+    assert!(
+        text(&output.stderr)
+            .ends_with("rulecut: error: refused `inbox/firewall.zip`: 1 problem(s)\n"),
+        "{}",
+        text(&output.stderr)
+    );
+}
