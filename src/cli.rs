@@ -10,9 +10,11 @@ use rulecut::config::{self, Config};
 use rulecut::manifest::Trigger;
 use rulecut::release::{self, KeyInput, ReleaseError, Request};
 use rulecut::rules::Diagnostic;
+use rulecut::verify::VerifyError;
 use rulecut::{cadence, fleet, package, review, sign};
 
 mod history;
+mod verify;
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -52,6 +54,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check every release of an output folder, the hash chain between them, `latest.json`
+    /// and the ledger
+    #[command(after_help = verify::EXIT_CODES)]
+    Audit(verify::AuditArgs),
     /// Cut a release: collect, validate, package, sign and publish, then print its folder
     Build(BuildArgs),
     /// Collect, parse and validate the sources, and list every problem
@@ -96,6 +102,10 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Verify a release folder, or one bundle, before import; refuse anything unsigned,
+    /// altered, incomplete, unsafe or older than the installed release. Writes nothing
+    #[command(after_help = verify::EXIT_CODES)]
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -148,6 +158,7 @@ struct FleetArgs {
     strict: bool,
 }
 
+/// What an importer trusts and expects, for `verify` and `audit`.
 /// A command that failed: the exit code, the error, a hint, and lines to print first.
 pub struct Failure {
     pub code: u8,
@@ -193,6 +204,15 @@ impl From<ReleaseError> for Failure {
     }
 }
 
+impl From<VerifyError> for Failure {
+    fn from(error: VerifyError) -> Failure {
+        Failure {
+            help: error.help(),
+            ..Failure::new(2, error.into())
+        }
+    }
+}
+
 impl From<sign::SignError> for Failure {
     fn from(error: sign::SignError) -> Failure {
         Failure {
@@ -204,6 +224,7 @@ impl From<sign::SignError> for Failure {
 
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
+        Command::Audit(args) => verify::audit(args),
         Command::Build(args) => build(&cli.config, args),
         Command::Check => check(&cli.config),
         Command::Diff(args) => history::diff(&cli.config, args),
@@ -212,6 +233,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Next { after, n } => next(&cli.config, n, after),
         Command::Notes(args) => history::notes(&cli.config, args),
         Command::Scheduled { json, now, out } => scheduled(&cli.config, json, now, out),
+        Command::Verify(args) => verify::verify(args),
     }
 }
 

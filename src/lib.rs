@@ -7,6 +7,9 @@
 //! `config` -> `plan` -> `source` (collect) -> `rules` (parse) -> `validate` -> `diff` ->
 //! `package` -> `digest` -> `sign` -> `manifest` -> `notes` -> `publish` -> `ledger`.
 //!
+//! On the consumer's side, `verify` checks a release before import the way a manager, relay or
+//! agent must, and audits an output folder's chain of releases.
+//!
 //! Beside the pipeline, `fleet` checks whether the relays and agents that consume releases can
 //! run one, using `version` to read and order their versions.
 #![forbid(unsafe_code)]
@@ -30,4 +33,5 @@ pub mod schedule;
 pub mod sign;
 pub mod source;
 pub mod validate;
+pub mod verify;
 pub mod version;
