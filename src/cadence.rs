@@ -116,8 +116,8 @@ fn cut_slot(
         trigger: Trigger::Scheduled { slot },
         ..request.clone()
     };
-    let (checked, bundles) = release::prepare(config)?;
-    let plan = release::plan(config, &request, &checked, &bundles, history)?;
+    let (checked, indexes) = release::prepare(config)?;
+    let plan = release::plan(config, &request, &checked, &indexes, history)?;
     let last = history
         .last()
         .filter(|_| plan.changes.is_empty() && config.release.skip_unchanged);
@@ -132,9 +132,15 @@ fn cut_slot(
     }
     release::refuse_guarded(&plan)?;
     let release = plan.release.clone();
-    let cut = release::cut(config, &request, plan, bundles, history, lock, &mut |_| {
-        Ok(())
-    })?;
+    let cut = release::cut(
+        config,
+        &request,
+        plan,
+        (checked, indexes),
+        history,
+        lock,
+        &mut |_| Ok(()),
+    )?;
     let path = crate::source::display_path(&cut.path);
     Ok(Outcome::Released {
         path,

@@ -236,39 +236,43 @@ pub struct Cut {
     pub plan: Plan,
 }
 
-/// Checks and packages the sources: everything that needs no lock and writes nothing.
-pub fn prepare(config: &Config) -> Result<(Checked, Vec<Bundle>), ReleaseError> {
+/// Checks the sources and indexes their rules: everything that needs no lock and writes
+/// nothing. The rules move from `checked` into the indexes, one per kind; `checked` keeps the
+/// files, which packaging needs later.
+pub fn prepare(config: &Config) -> Result<(Checked, diff::Rules), ReleaseError> {
     let mut checked = check(config)?;
     if checked.validated.has_errors() {
         return Err(ReleaseError::Invalid(checked.validated.diagnostics));
     }
-    let bundles = package_all(&mut checked)?;
-    Ok((checked, bundles))
-}
-
-/// Packages each kind's files and rules. The rules move into the bundles' indexes, so
-/// `checked` keeps its files and diagnostics but no longer its rule sets.
-fn package_all(checked: &mut Checked) -> Result<Vec<Bundle>, ReleaseError> {
     let sets = std::mem::take(&mut checked.validated.sets);
     let collected = &checked.collected;
-    let bundles = sets.into_par_iter().map(|(kind, set)| {
-        let files: Vec<&RuleFile> = collected
-            .iter()
-            .filter(|c| c.kind == kind)
-            .flat_map(|c| c.files.iter().map(|(f, _)| f))
-            .collect();
-        let by_path: HashMap<&str, &RuleFile> =
-            files.iter().map(|f| (f.display.as_str(), *f)).collect();
-        let rules = set
-            .rules
+    let indexes = sets.into_par_iter().map(|(kind, set)| {
+        let by_path: HashMap<&str, &RuleFile> = files_of(collected, kind)
             .into_iter()
-            .map(|rule| {
-                let file = by_path[rule.location.path.as_str()];
-                IndexedRule::new(rule, file)
-            })
+            .map(|f| (f.display.as_str(), f))
             .collect();
-        package::package(kind, &files, rules)
+        let rules = set.rules.into_iter().map(|rule| {
+            let file = by_path[rule.location.path.as_str()];
+            IndexedRule::new(rule, file)
+        });
+        (kind, rules.collect())
     });
+    let indexes = indexes.collect();
+    Ok((checked, indexes))
+}
+
+fn files_of(collected: &[Collected], kind: Kind) -> Vec<&RuleFile> {
+    let sources = collected.iter().filter(|c| c.kind == kind);
+    sources
+        .flat_map(|c| c.files.iter().map(|(f, _)| f))
+        .collect()
+}
+
+/// Packages each kind's files and indexed rules into its bundle.
+fn package_all(checked: &Checked, indexes: diff::Rules) -> Result<Vec<Bundle>, ReleaseError> {
+    let bundles = indexes
+        .into_par_iter()
+        .map(|(kind, rules)| package::package(kind, &files_of(&checked.collected, kind), rules));
     Ok(bundles.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -278,7 +282,7 @@ pub fn plan(
     config: &Config,
     request: &Request,
     checked: &Checked,
-    bundles: &[Bundle],
+    new: &diff::Rules,
     history: &History,
 ) -> Result<Plan, ReleaseError> {
     check_time_order(request, history)?;
@@ -288,10 +292,9 @@ pub fn plan(
         year_sequence += 1;
         release = config.release.id.format(request.at.year(), year_sequence);
     }
-    let new: diff::Rules = bundles.iter().map(|b| (b.kind, b.rules.clone())).collect();
     let old = previous_rules(&request.output, history)?;
-    let changes = diff::diff(&old, &new);
-    let guards = check_guards(config, request, history, (&old, &new), &changes)?;
+    let changes = diff::diff(&old, new);
+    let guards = check_guards(config, request, history, (&old, new), &changes)?;
     Ok(Plan {
         changes,
         commits: commit_logs(config, checked, history)?,
@@ -402,16 +405,17 @@ pub fn build_reviewed(
     reviewed: Option<&Reviewed>,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Cut, ReleaseError> {
-    let (checked, bundles) = prepare(config)?;
+    let (checked, indexes) = prepare(config)?;
     let lock = OutputLock::acquire(&request.output, request.wait_for_lock)?;
     publish::clean_staging(&request.output, &lock)?;
     let history = ledger::read(&request.output)?;
-    let plan = plan(config, request, &checked, &bundles, &history)?;
+    let plan = plan(config, request, &checked, &indexes, &history)?;
     if let Some(reviewed) = reviewed {
         reviewed.matches(&plan)?;
     }
     refuse_guarded(&plan)?;
-    cut(config, request, plan, bundles, &history, &lock, checkpoint)
+    let prepared = (checked, indexes);
+    cut(config, request, plan, prepared, &history, &lock, checkpoint)
 }
 
 /// Refuses a plan that a guard refuses and no override covers.
@@ -424,16 +428,19 @@ pub fn refuse_guarded(plan: &Plan) -> Result<(), ReleaseError> {
     }
 }
 
-/// Signs and publishes a planned release. Call with the output folder's lock held.
+/// Packages, signs and publishes a planned release from what [`prepare`] gave. Call with the
+/// output folder's lock held.
 pub fn cut(
     config: &Config,
     request: &Request,
     plan: Plan,
-    bundles: Vec<Bundle>,
+    (checked, indexes): (Checked, diff::Rules),
     history: &History,
     lock: &OutputLock,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Cut, ReleaseError> {
+    let bundles = package_all(&checked, indexes)?;
+    drop(checked);
     let key = signing_key(config, request)?;
     tracing::info!(key_id = %key.key_id(), release = %plan.release, "signing");
     let (files, manifest_digest) = release_files(config, &plan, bundles, history, &key)?;

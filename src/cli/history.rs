@@ -118,8 +118,7 @@ pub fn diff(config_path: &Path, args: DiffArgs) -> Result<u8, Failure> {
         Some(folder) => release_rules(folder)?,
         None => {
             let config = load_config(config_path)?;
-            let (_, bundles) = release::prepare(&config)?;
-            bundles.into_iter().map(|b| (b.kind, b.rules)).collect()
+            release::prepare(&config)?.1
         }
     };
     let changes: ChangeSet = diff::diff(&old, &new);
