@@ -116,19 +116,21 @@ fn cut_slot(
         trigger: Trigger::Scheduled { slot },
         ..request.clone()
     };
-    let (checked, indexes) = release::prepare(config)?;
-    let plan = release::plan(config, &request, &checked, &indexes, history)?;
+    let collected = release::collect(config)?;
     let last = history
+        .chain
         .last()
-        .filter(|_| plan.changes.is_empty() && config.release.skip_unchanged);
-    if let Some(last) = last {
-        let key = release::signing_key(config, &request)?;
-        let latest = release::latest_files(config, &last.as_previous(), request.at, &key)?;
-        for (name, bytes) in &latest {
-            publish::write_atomic(&request.output.join(name), bytes)?;
-        }
-        tracing::info!(slot = %manifest::format_time(slot), "no rule changed: signed latest.json again");
-        return Ok(Outcome::Unchanged { slot });
+        .filter(|_| config.release.skip_unchanged);
+    // Sources at the commits and tree digests of the last release hold the same rules: no
+    // need to parse them to know nothing changed.
+    let records = release::source_records(&collected);
+    if let Some((entry, _)) = last.filter(|(_, manifest)| manifest.sources == records) {
+        return resign_latest(config, &request, entry, slot);
+    }
+    let (checked, indexes) = release::prepare(config, collected)?;
+    let plan = release::plan(config, &request, &checked, &indexes, history)?;
+    if let Some((entry, _)) = last.filter(|_| plan.changes.is_empty()) {
+        return resign_latest(config, &request, entry, slot);
     }
     release::refuse_guarded(&plan)?;
     let release = plan.release.clone();
@@ -147,4 +149,20 @@ fn cut_slot(
         release,
         slot,
     })
+}
+
+/// Signs `latest.json` again for an unchanged slot, with a fresh issue time and expiry.
+fn resign_latest(
+    config: &Config,
+    request: &Request,
+    last: &crate::ledger::Entry,
+    slot: DateTime<Utc>,
+) -> Result<Outcome, ReleaseError> {
+    let key = release::signing_key(config, request)?;
+    let latest = release::latest_files(config, &last.as_previous(), request.at, &key)?;
+    for (name, bytes) in &latest {
+        publish::write_atomic(&request.output.join(name), bytes)?;
+    }
+    tracing::info!(slot = %manifest::format_time(slot), "no rule changed: signed latest.json again");
+    Ok(Outcome::Unchanged { slot })
 }

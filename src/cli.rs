@@ -306,7 +306,7 @@ fn error_line(error: &impl std::error::Error) -> String {
 }
 
 fn dry_run(config: &Config, request: &Request, json: bool, tag: bool) -> Result<u8, Failure> {
-    let (checked, indexes) = release::prepare(config)?;
+    let (checked, indexes) = release::prepare(config, release::collect(config)?)?;
     let history = rulecut::ledger::read(&request.output).map_err(ReleaseError::from)?;
     let plan = release::plan(config, request, &checked, &indexes, &history)?;
     if json {

@@ -159,11 +159,20 @@ impl Checked {
 /// Collects, parses and validates every source. Problems in the rules come back inside
 /// [`Checked`]; only a failure to read a source is an error here.
 pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
-    let collected: Vec<Collected> = config
+    Ok(check_collected(config, collect(config)?))
+}
+
+/// Reads every source's files.
+pub fn collect(config: &Config) -> Result<Vec<Collected>, ReleaseError> {
+    Ok(config
         .sources
         .par_iter()
         .map(source::collect)
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()?)
+}
+
+/// Parses and validates collected sources.
+pub fn check_collected(config: &Config, collected: Vec<Collected>) -> Checked {
     let parsed = collected
         .par_iter()
         .flat_map_iter(|c| {
@@ -183,10 +192,10 @@ pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
             .sum::<usize>(),
         "checked"
     );
-    Ok(Checked {
+    Checked {
         collected,
         validated,
-    })
+    }
 }
 
 /// The release to cut, fixed before anything is written.
@@ -239,8 +248,11 @@ pub struct Cut {
 /// Checks the sources and indexes their rules: everything that needs no lock and writes
 /// nothing. The rules move from `checked` into the indexes, one per kind; `checked` keeps the
 /// files, which packaging needs later.
-pub fn prepare(config: &Config) -> Result<(Checked, diff::Rules), ReleaseError> {
-    let mut checked = check(config)?;
+pub fn prepare(
+    config: &Config,
+    collected: Vec<Collected>,
+) -> Result<(Checked, diff::Rules), ReleaseError> {
+    let mut checked = check_collected(config, collected);
     if checked.validated.has_errors() {
         return Err(ReleaseError::Invalid(checked.validated.diagnostics));
     }
@@ -362,7 +374,7 @@ fn commit_logs(
     )?)
 }
 
-fn source_records(collected: &[Collected]) -> Vec<SourceRecord> {
+pub fn source_records(collected: &[Collected]) -> Vec<SourceRecord> {
     collected
         .iter()
         .map(|c| SourceRecord {
@@ -405,7 +417,7 @@ pub fn build_reviewed(
     reviewed: Option<&Reviewed>,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Cut, ReleaseError> {
-    let (checked, indexes) = prepare(config)?;
+    let (checked, indexes) = prepare(config, collect(config)?)?;
     let lock = OutputLock::acquire(&request.output, request.wait_for_lock)?;
     publish::clean_staging(&request.output, &lock)?;
     let history = ledger::read(&request.output)?;
