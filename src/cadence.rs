@@ -123,7 +123,7 @@ fn cut_slot(
         .filter(|_| config.release.skip_unchanged);
     // Sources at the commits and tree digests of the last release hold the same rules: no
     // need to parse them to know nothing changed.
-    let records = release::source_records(&collected);
+    let records = release::source_records(config, &collected);
     if let Some((entry, _)) = last.filter(|(_, manifest)| manifest.sources == records) {
         return resign_latest(config, &request, entry, slot);
     }

@@ -15,6 +15,7 @@ use thiserror::Error;
 use crate::rules::yaml::describe_error;
 use crate::rules::{Format, Kind, Location, Severity};
 use crate::schedule::{self, Schedule, ScheduleError};
+use crate::version::AgentVersion;
 
 /// The grace period when `release.grace` is absent.
 pub const DEFAULT_GRACE_HOURS: i64 = 48;
@@ -82,6 +83,8 @@ pub struct SourceConfig {
     pub format: Option<Format>,
     pub kind: Kind,
     pub location: Location,
+    /// The minimum agent version of the source's rules that name none.
+    pub min_agent_version: Option<String>,
     pub name: String,
     pub origin: Origin,
 }
@@ -203,6 +206,7 @@ struct RawSource {
     format: Option<Format>,
     git: Option<RawGit>,
     kind: Kind,
+    min_agent_version: Option<Spanned<String>>,
     name: Spanned<String>,
     path: Option<String>,
 }
@@ -387,10 +391,15 @@ fn check_source(
     }
     let origin = origin(source.path, source.git, base)
         .map_err(|message| places.error(&span, format!("source `{name}` {message}")))?;
+    if let Some(version) = &source.min_agent_version {
+        let parsed = version.value.parse::<AgentVersion>();
+        parsed.map_err(|e| places.error(&version.referenced, e.to_string()))?;
+    }
     Ok(SourceConfig {
         format: source.format,
         kind: source.kind,
         location: places.at(&span),
+        min_agent_version: source.min_agent_version.map(|v| v.value),
         name,
         origin,
     })
@@ -607,6 +616,26 @@ mod tests {
             error.contains(
                 ":7:23: `missing_references` is `ignore`: allowed are `error` and `warning`"
             ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_source_wide_minimum_agent_version_is_checked() {
+        let text = MINIMAL.replace(
+            "    path: rules/firewall\n",
+            "    path: rules/firewall\n    min_agent_version: 20.0.1-100\n",
+        );
+        let config = load_text(&text).expect("valid");
+        assert_eq!(
+            config.sources[0].min_agent_version.as_deref(),
+            Some("20.0.1-100")
+        );
+        let error = load_text(&text.replace("20.0.1-100", "twenty"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(":6:24: `twenty` is not an agent version"),
             "{error}"
         );
     }

@@ -174,7 +174,11 @@ fn diff_kind(old: &[IndexedRule], new: &[IndexedRule]) -> KindChanges {
     for rule in new {
         match before.get(rule.id.as_str()) {
             None => changes.new.push(RuleSummary::of(rule)),
-            Some(earlier) if earlier.digest != rule.digest => {
+            // A source-wide minimum agent version from release.yaml is not in the content.
+            Some(earlier)
+                if earlier.digest != rule.digest
+                    || earlier.min_agent_version != rule.min_agent_version =>
+            {
                 if earlier.mode == Some(Mode::Detect) && rule.mode == Some(Mode::Prevent) {
                     changes.moved_to_prevent.push(RuleSummary::of(rule));
                 }

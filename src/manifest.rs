@@ -77,6 +77,9 @@ pub struct SourceRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     pub kind: Kind,
+    /// The minimum agent version `release.yaml` gives the source's rules that name none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_agent_version: Option<String>,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tree_sha256: Option<Sha256>,

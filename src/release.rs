@@ -263,14 +263,23 @@ pub fn prepare(
             .into_iter()
             .map(|f| (f.display.as_str(), f))
             .collect();
-        let rules = set.rules.into_iter().map(|rule| {
+        let rules = set.rules.into_iter().map(|mut rule| {
             let file = by_path[rule.location.path.as_str()];
+            if rule.min_agent_version.is_none() {
+                rule.min_agent_version = source_default(config, &file.source);
+            }
             IndexedRule::new(rule, file)
         });
         (kind, rules.collect())
     });
     let indexes = indexes.collect();
     Ok((checked, indexes))
+}
+
+/// The minimum agent version `release.yaml` gives a source's rules that name none.
+fn source_default(config: &Config, source: &str) -> Option<String> {
+    let found = config.sources.iter().find(|s| s.name == source);
+    found.and_then(|s| s.min_agent_version.clone())
 }
 
 fn files_of(collected: &[Collected], kind: Kind) -> Vec<&RuleFile> {
@@ -317,7 +326,7 @@ pub fn plan(
         previous: history.last().map(ledger::Entry::as_previous),
         release,
         sequence,
-        sources: source_records(&checked.collected),
+        sources: source_records(config, &checked.collected),
         trigger: request.trigger.clone(),
         year_sequence,
     })
@@ -374,10 +383,11 @@ fn commit_logs(
     )?)
 }
 
-pub fn source_records(collected: &[Collected]) -> Vec<SourceRecord> {
+pub fn source_records(config: &Config, collected: &[Collected]) -> Vec<SourceRecord> {
     collected
         .iter()
         .map(|c| SourceRecord {
+            min_agent_version: source_default(config, &c.name),
             commit: match &c.revision {
                 Revision::Commit(commit) => Some(commit.clone()),
                 Revision::Tree(_) => None,

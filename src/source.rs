@@ -330,6 +330,7 @@ mod tests {
     fn folder_source(path: &Path, format: Option<Format>) -> SourceConfig {
         SourceConfig {
             format,
+            min_agent_version: None,
             kind: Kind::Firewall,
             location: Location::new("release.yaml", 1, 1),
             name: "fw".into(),
