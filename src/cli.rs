@@ -238,7 +238,16 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
 }
 
 pub fn load_config(path: &Path) -> Result<Config, Failure> {
-    config::load(path).map_err(|error| Failure::new(2, error.into()))
+    config::load(path).map_err(|error| {
+        let help = matches!(error, config::ConfigError::Read { .. }).then(|| {
+            "run rulecut in the folder holding release.yaml, or name the file with -c FILE"
+                .to_owned()
+        });
+        Failure {
+            help,
+            ..Failure::new(2, error.into())
+        }
+    })
 }
 
 fn check(config_path: &Path) -> Result<u8, Failure> {
