@@ -251,7 +251,7 @@ fn the_release_as_built_is_accepted_and_nothing_is_written() {
     assert_eq!(
         text(&output.stderr),
         format!(
-            "accepted release `RU26-001` (sequence 1): 4 bundle(s), 24 rule(s), signed by key \
+            "accepted release `RU26-001` (sequence 1): 4 bundle(s), 30 rule(s), signed by key \
              `{}`\n",
             ws.key_id()
         )
