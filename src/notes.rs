@@ -226,9 +226,10 @@ pub struct Rendered {
 /// Renders the notes with the templates in `folder` where it has them, the built-in ones
 /// otherwise.
 pub fn render(notes: &Notes, folder: Option<&Path>) -> Result<Rendered, NotesError> {
-    let markdown = render_one(notes, &template(folder, MARKDOWN_TEMPLATE)?)?;
+    let context = context_of(notes);
+    let markdown = render_one(&context, &template(folder, MARKDOWN_TEMPLATE)?)?;
     let source = template(folder, JSON_TEMPLATE)?;
-    let json = render_one(notes, &source)?;
+    let json = render_one(&context, &source)?;
     serde_json::from_str::<serde_json::Value>(&json).map_err(|source_error| {
         NotesError::InvalidJson {
             template: source.0.clone(),
@@ -244,7 +245,14 @@ pub fn render_file(notes: &Notes, path: &Path) -> Result<String, NotesError> {
         path: path.to_owned(),
         source,
     })?;
-    render_one(notes, &(path.display().to_string(), text))
+    render_one(&context_of(notes), &(path.display().to_string(), text))
+}
+
+/// What templates see: every field of the notes at the top level, and all of them again as
+/// `notes`. Converted once and shared, since a first release lists every rule.
+fn context_of(notes: &Notes) -> Value {
+    let value = Value::from(Serde(notes));
+    context! { notes => value.clone(), ..value }
 }
 
 /// A template's name as messages show it, and its text.
@@ -264,7 +272,7 @@ fn template(folder: Option<&Path>, name: &str) -> Result<(String, String), Notes
     Ok((format!("{name} (built in)"), built_in.1.to_owned()))
 }
 
-fn render_one(notes: &Notes, (name, text): &(String, String)) -> Result<String, NotesError> {
+fn render_one(context: &Value, (name, text): &(String, String)) -> Result<String, NotesError> {
     let mut env = Environment::new();
     // minijinja drops a template's final newline unless told to keep it.
     let syntax = SyntaxConfig::builder().keep_trailing_newline(true).build();
@@ -277,7 +285,6 @@ fn render_one(notes: &Notes, (name, text): &(String, String)) -> Result<String, 
         template: name.clone(),
     };
     env.add_template(name, text).map_err(fail)?;
-    let context = context! { notes => Serde(notes), ..Value::from(Serde(notes)) };
     env.get_template(name)
         .map_err(fail)?
         .render(context)
