@@ -239,7 +239,7 @@ fn field_changes(old: &IndexedRule, new: &IndexedRule) -> Vec<FieldChange> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::digest::sha256;
 

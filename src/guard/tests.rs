@@ -11,23 +11,8 @@ const LI: Kind = Kind::LogInspection;
 /// A rule of kind `LI` whose digest is that of `content`.
 fn rule(id: &str, revision: Option<u32>, content: &str) -> IndexedRule {
     IndexedRule {
-        attack: Vec::new(),
-        cves: Vec::new(),
-        description: None,
-        digest: sha256(content.as_bytes()),
-        disabled: false,
-        id: id.into(),
-        line: 1,
-        metadata: Default::default(),
-        min_agent_version: None,
-        min_manager_version: None,
-        mode: None,
-        name: format!("rule {id}"),
-        path: "s/a".into(),
-        recommended: None,
         revision,
-        severity: None,
-        source: "s".into(),
+        ..crate::diff::tests::indexed(id, content)
     }
 }
 

@@ -237,7 +237,7 @@ mod tests {
             },
             Previous {
                 manifest_sha256: forged,
-                release: "RU26-XXX".into(),
+                release: "RU26-999".into(),
                 sequence: 1,
             },
         ] {
