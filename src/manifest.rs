@@ -281,32 +281,11 @@ mod tests {
     #[test]
     fn manifests_lead_with_their_identity_and_round_trip() {
         let manifest = Manifest {
-            format: FORMAT,
-            release: "RU26-001".into(),
-            sequence: 1,
-            created: DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
-                .expect("a time")
-                .into(),
+            changes: Some(BTreeMap::new()),
             trigger: Trigger::Emergency {
                 reason: "CVE-2026-0001".into(),
             },
-            previous: None,
-            bundles: Vec::new(),
-            changes: Some(BTreeMap::new()),
-            guards_overridden: Vec::new(),
-            min_agent_version: None,
-            min_manager_version: None,
-            product: "Example".into(),
-            signing: Signing {
-                development: false,
-                key_id: "0123456789ABCDEF".into(),
-            },
-            sources: Vec::new(),
-            tool: Tool {
-                name: "rulecut".into(),
-                version: "0.1.0".into(),
-            },
-            year_sequence: 1,
+            ..crate::verify::fixture::manifest("RU26-001", 1, None)
         };
         let text = String::from_utf8(manifest.to_bytes()).expect("UTF-8");
         let identity = [

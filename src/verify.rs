@@ -27,7 +27,7 @@ mod archive;
 mod audit;
 mod bundle;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 mod folder;
 mod history;
 mod reason;
