@@ -6,9 +6,8 @@
 //! and rule counts. `SHA256SUMS` lists every other file of the release folder in the BSD tag
 //! format, the one format both `sha256sum -c` and `signify -C` accept.
 
-use std::fmt::Write as _;
-
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
