@@ -185,6 +185,24 @@ fn every_rule_read_from_et_open_loads_in_suricata() {
     );
 }
 
+#[test]
+fn every_sample_rule_loads_in_suricata() {
+    let Some(suricata) = find_suricata() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("a temporary folder");
+    let all = scratch.path().join("samples.rules");
+    let ids = write_rules(&manifest_dir().join("rules/intrusion-prevention"), &all);
+    assert!(ids.len() >= 4, "the samples hold Suricata rules: {ids:?}");
+    let verdict = judge(&suricata, &all, &[]);
+    assert_eq!(
+        (verdict.loaded, verdict.failed),
+        (ids.len(), 0),
+        "{}",
+        verdict.output
+    );
+}
+
 /// The lines of a rule file a person would take for rules: not blank, not comments.
 fn rule_lines(bytes: &[u8]) -> usize {
     let text = String::from_utf8_lossy(bytes).replace("\\\n", "");
