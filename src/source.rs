@@ -25,6 +25,8 @@ use crate::rules::{Format, Kind, RuleFile};
 
 #[derive(Debug, Error)]
 pub enum CollectError {
+    #[error("source `{source_name}` names folder `{}`, which does not exist", path.display())]
+    MissingFolder { path: PathBuf, source_name: String },
     #[error("source `{source_name}` holds no rule files in `{}`", path.display())]
     Empty { path: PathBuf, source_name: String },
     #[error(
@@ -88,6 +90,9 @@ impl CollectError {
                 "list the folders at that ref with `git -C {} ls-tree -d -r --name-only {reference}`",
                 repo.display()
             )),
+            CollectError::MissingFolder { .. } => {
+                Some("a source's `path` is relative to the folder holding release.yaml".to_owned())
+            }
             CollectError::OpenRepository { .. } => Some(
                 "`git.repo` must name a local repository: a path relative to release.yaml, or a \
                  `file://` URL"
@@ -129,6 +134,13 @@ pub struct Collected {
 pub fn collect(source: &SourceConfig) -> Result<Collected, CollectError> {
     let (files, revision, root) = match &source.origin {
         Origin::Folder(path) => {
+            if !path.is_dir() {
+                let name = source.name.clone();
+                return Err(CollectError::MissingFolder {
+                    path: path.clone(),
+                    source_name: name,
+                });
+            }
             let files = collect_folder(path, source)?;
             let revision = Revision::Tree(tree_digest(&files));
             (files, revision, path.clone())
@@ -392,6 +404,21 @@ mod tests {
             collect(&folder_source(dir.path(), None))
                 .expect("collected")
                 .revision
+        );
+    }
+
+    #[test]
+    fn a_missing_folder_is_named_with_its_source() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let error = collect(&folder_source(&dir.path().join("nope"), None)).unwrap_err();
+        assert!(
+            error.to_string().starts_with("source `fw` names folder `"),
+            "{error}"
+        );
+        assert!(
+            error
+                .help()
+                .is_some_and(|h| h.contains("relative to the folder"))
         );
     }
 
