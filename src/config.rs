@@ -358,6 +358,13 @@ fn check_sources(
     base: &Path,
 ) -> Result<Vec<SourceConfig>, ConfigError> {
     let places = Places { display };
+    if raw.is_empty() {
+        let message = "`sources` lists no source: a release needs at least one";
+        return Err(ConfigError::Invalid {
+            location: Location::new(display, 1, 1),
+            message: message.into(),
+        });
+    }
     let mut sources: Vec<SourceConfig> = Vec::new();
     for source in raw {
         let name = &source.name;
@@ -636,6 +643,17 @@ mod tests {
             .to_string();
         assert!(
             error.contains(":6:24: `twenty` is not an agent version"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_release_needs_a_source() {
+        let error = load_text("product: X\nsources: []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with("`sources` lists no source: a release needs at least one"),
             "{error}"
         );
     }
