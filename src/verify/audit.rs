@@ -204,14 +204,7 @@ fn latest(
     if !path.exists() {
         return Ok(vec![Problem::new(LATEST_NAME, Reason::Missing)]);
     }
-    let target = Target {
-        file: MANIFEST_NAME,
-        manifest_sha256: Some(digest),
-        previous: manifest.previous.as_ref(),
-        product: &manifest.product,
-        release: &manifest.release,
-        sequence: manifest.sequence,
-    };
+    let target = Target::of(manifest, digest);
     history::latest(&path, LATEST_NAME, &target, expect)
 }
 

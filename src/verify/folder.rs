@@ -269,14 +269,7 @@ impl<'a> Folder<'a> {
 
     /// Checks the release against the installed one and the feed's `latest.json`.
     fn history(&mut self, manifest: &Manifest, digest: Sha256) -> Result<(), VerifyError> {
-        let target = Target {
-            file: MANIFEST_NAME,
-            manifest_sha256: Some(digest),
-            previous: manifest.previous.as_ref(),
-            product: &manifest.product,
-            release: &manifest.release,
-            sequence: manifest.sequence,
-        };
+        let target = Target::of(manifest, digest);
         let problems = history::check(&target, self.expect)?;
         self.report.problems.extend(problems);
         Ok(())

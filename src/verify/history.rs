@@ -8,7 +8,9 @@ use std::path::Path;
 use super::signature::{self, Vouch, describe};
 use super::{Capped, Expectations, MAX_TEXT_BYTES, Problem, Reason, VerifyError, read_capped};
 use crate::digest::Sha256;
-use crate::manifest::{FORMAT, LATEST_NAME, Latest, Previous, format_time};
+use crate::manifest::{
+    FORMAT, LATEST_NAME, Latest, MANIFEST_NAME, Manifest, Previous, format_time,
+};
 
 /// The release being verified, as far as it is known: all of it from a manifest, or what a
 /// lone bundle's trusted comment says.
@@ -21,6 +23,20 @@ pub(super) struct Target<'a> {
     pub product: &'a str,
     pub release: &'a str,
     pub sequence: u64,
+}
+
+impl<'a> Target<'a> {
+    /// A release folder's manifest, whose digest is `digest`, as the release to check.
+    pub fn of(manifest: &'a Manifest, digest: Sha256) -> Target<'a> {
+        Target {
+            file: MANIFEST_NAME,
+            manifest_sha256: Some(digest),
+            previous: manifest.previous.as_ref(),
+            product: &manifest.product,
+            release: &manifest.release,
+            sequence: manifest.sequence,
+        }
+    }
 }
 
 /// Checks the release against the installed one and `latest.json`, as the importer gave
