@@ -6,11 +6,15 @@
 //! `tests/fixtures/broken/{suricata,ossec}/`, each with a sibling `.expect` naming every
 //! diagnostic it must give: `severity line:column message-fragment`, one a line.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rulecut::rules::{Diagnostic, Kind, Location, Parsed, RuleFile, ossec, suricata};
+
+use common::{corpus, files};
 
 const ACTIONS: [&str; 7] = [
     "alert",
@@ -21,33 +25,6 @@ const ACTIONS: [&str; 7] = [
     "rejectdst",
     "rejectsrc",
 ];
-
-fn corpus() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    assert!(
-        path.is_dir(),
-        "the rule corpus is missing: expected shared/corpus beside the repository, at {}",
-        path.display()
-    );
-    path
-}
-
-/// The files in a folder with an extension, sorted; a folder without any is a failure.
-fn files(folder: &Path, extension: &str) -> Vec<PathBuf> {
-    let entries = fs::read_dir(folder)
-        .unwrap_or_else(|error| panic!("cannot list {}: {error}", folder.display()));
-    let mut paths: Vec<PathBuf> = entries
-        .map(|entry| entry.expect("a readable folder entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == extension))
-        .collect();
-    paths.sort();
-    assert!(
-        !paths.is_empty(),
-        "no .{extension} files in {}",
-        folder.display()
-    );
-    paths
-}
 
 fn rule_file(path: &Path) -> RuleFile {
     RuleFile {

@@ -4,19 +4,10 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+
+use common::corpus;
 
 const CONFIG: &str = "tests/fixtures/corpus/release.yaml";
-
-fn corpus() -> PathBuf {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    assert!(
-        corpus.is_dir(),
-        "the rule corpus is missing: expected it at {}",
-        corpus.display()
-    );
-    corpus
-}
 
 fn rulecut(key: &str) -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("rulecut").expect("the rulecut binary");

@@ -10,6 +10,8 @@
 //! installs it. Without it the tests fail where `CI` is set and are skipped, saying so,
 //! elsewhere.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::env;
 use std::fs;
@@ -17,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rulecut::rules::{Kind, RuleFile, suricata};
+
+use common::{corpus, files};
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -115,27 +119,12 @@ fn rule_file(path: &Path) -> RuleFile {
     }
 }
 
-fn sorted_files(folder: &Path, extension: &str) -> Vec<PathBuf> {
-    let entries = fs::read_dir(folder).expect("a readable folder");
-    let mut paths: Vec<PathBuf> = entries
-        .map(|entry| entry.expect("a readable folder entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == extension))
-        .collect();
-    paths.sort();
-    assert!(
-        !paths.is_empty(),
-        "no .{extension} files in {}",
-        folder.display()
-    );
-    paths
-}
-
 /// Writes every rule read from a folder, disabled ones uncommented, one a line, and gives
 /// their ids: line N holds the rule `ids[N - 1]`.
 fn write_rules(folder: &Path, to: &Path) -> Vec<String> {
     let mut text = String::new();
     let mut ids = Vec::new();
-    for path in sorted_files(folder, "rules") {
+    for path in files(folder, "rules") {
         for rule in suricata::parse(&rule_file(&path), Kind::IntrusionPrevention).rules {
             text.push_str(&rule.content);
             text.push('\n');
@@ -151,9 +140,7 @@ fn every_rule_read_from_et_open_loads_in_suricata() {
     let Some(suricata) = find_suricata() else {
         return;
     };
-    let folder = manifest_dir().join("../shared/corpus/ips/et-open");
-    let missing = format!("the rule corpus is missing: expected {}", folder.display());
-    assert!(folder.is_dir(), "{missing}");
+    let folder = corpus().join("ips/et-open");
 
     let scratch = tempfile::tempdir().expect("a temporary folder");
     let all = scratch.path().join("all.rules");
@@ -233,7 +220,7 @@ fn every_broken_fixture_suricata_refuses_is_refused_by_us_too() {
     let folder = manifest_dir().join("tests/fixtures/broken/suricata");
     let mut missed = Vec::new();
     let mut stricter = BTreeSet::new();
-    for path in sorted_files(&folder, "rules") {
+    for path in files(&folder, "rules") {
         let file_name = path
             .file_name()
             .and_then(|name| name.to_str())

@@ -16,7 +16,7 @@ use std::ops::Range;
 use super::{Diagnostic, Kind, Parsed, Rule, RuleFile, SourceText};
 
 /// The actions Suricata accepts at the start of a rule, alphabetically.
-const ACTIONS: [&str; 7] = [
+pub(crate) const ACTIONS: [&str; 7] = [
     "alert",
     "drop",
     "pass",

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+use super::suricata;
 use super::yaml::Checker;
 
 const ACTIONS: [&str; 5] = ["allow", "bypass", "deny", "force-allow", "log-only"];
@@ -47,16 +48,6 @@ const ATTRIBUTES: [&str; 9] = [
     "symlink-target",
 ];
 const HIVES: [&str; 5] = ["HKCC", "HKCR", "HKCU", "HKLM", "HKU"];
-const IPS_ACTIONS: [&str; 7] = [
-    "alert",
-    "drop",
-    "pass",
-    "reject",
-    "rejectboth",
-    "rejectdst",
-    "rejectsrc",
-];
-
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Firewall {
@@ -379,7 +370,7 @@ fn check_registry(set: &EntitySet, checker: &mut Checker) {
 }
 
 pub fn check_ips(rule: &IntrusionPrevention, checker: &mut Checker) -> Value {
-    checker.one_of("action", &rule.action, &IPS_ACTIONS);
+    checker.one_of("action", &rule.action, &suricata::ACTIONS);
     let fields = rule.header.value.split_whitespace().count();
     if fields != 6 && fields != 1 {
         let message = "`header` is `protocol source port direction destination port`, or a \

@@ -67,6 +67,34 @@ impl Project {
     }
 }
 
+/// The real rule sets, in `shared/corpus` beside the project; missing, the test fails.
+pub fn corpus() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    assert!(
+        path.is_dir(),
+        "the rule corpus is missing: expected shared/corpus beside the repository, at {}",
+        path.display()
+    );
+    path
+}
+
+/// The files in a folder with an extension, sorted; a folder without any is a failure.
+pub fn files(folder: &Path, extension: &str) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(folder)
+        .unwrap_or_else(|error| panic!("cannot list {}: {error}", folder.display()));
+    let mut paths: Vec<PathBuf> = entries
+        .map(|entry| entry.expect("a readable folder entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+        .collect();
+    paths.sort();
+    assert!(
+        !paths.is_empty(),
+        "no .{extension} files in {}",
+        folder.display()
+    );
+    paths
+}
+
 pub fn copy_tree(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.expect("a readable tree");
