@@ -48,6 +48,7 @@ const ATTRIBUTES: [&str; 9] = [
     "symlink-target",
 ];
 const HIVES: [&str; 5] = ["HKCC", "HKCR", "HKCU", "HKLM", "HKU"];
+
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Firewall {
