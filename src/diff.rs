@@ -261,7 +261,6 @@ pub(crate) mod tests {
             recommended: None,
             revision: Some(1),
             severity: None,
-            source: "s".into(),
         }
     }
 

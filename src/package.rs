@@ -7,9 +7,11 @@
 //! inputs give the same bytes whatever the machine, folder, umask or time zone.
 
 use std::io::{Cursor, Read, Write};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use thiserror::Error;
 use zip::write::SimpleFileOptions;
@@ -55,6 +57,10 @@ pub struct RuleCounts {
 }
 
 /// One rule as a bundle's index lists it.
+///
+/// Held for every rule of a release at once, so it is kept small: the rule's content is only
+/// its digest, its metadata compact JSON text, and its path shared with the other rules of
+/// its file.
 #[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 pub struct IndexedRule {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -65,11 +71,12 @@ pub struct IndexedRule {
     pub description: Option<String>,
     /// SHA-256 of the rule's canonical content (see `Rule::content`).
     pub digest: Sha256,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub disabled: bool,
     pub id: String,
     pub line: u32,
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub metadata: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_agent_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,21 +84,24 @@ pub struct IndexedRule {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     pub name: String,
-    /// The bundle entry the rule is in.
-    pub path: String,
+    /// The bundle entry the rule is in, which begins with its source's name.
+    pub path: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recommended: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
-    pub source: String,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 impl IndexedRule {
-    /// The index entry of a rule found in `file`. The rule's content is hashed and dropped:
-    /// the index needs only its digest.
-    pub fn new(rule: Rule, file: &RuleFile) -> IndexedRule {
+    /// The index entry of a rule found in the bundle entry `path`. The rule's content is
+    /// hashed and dropped, and its metadata written as JSON text: the index needs no more.
+    pub fn new(rule: Rule, path: &Arc<str>) -> IndexedRule {
         IndexedRule {
             attack: rule.attack,
             cves: rule.cves,
@@ -100,17 +110,44 @@ impl IndexedRule {
             disabled: rule.disabled,
             id: rule.id,
             line: rule.location.line,
-            metadata: rule.metadata,
+            metadata: Metadata::new(&rule.metadata),
             min_agent_version: rule.min_agent_version,
             min_manager_version: rule.min_manager_version,
             mode: rule.mode,
             name: rule.name,
-            path: file.entry.clone(),
+            path: Arc::clone(path),
             recommended: rule.recommended,
             revision: rule.revision,
             severity: rule.severity,
-            source: file.source.clone(),
         }
+    }
+}
+
+/// A rule's metadata as compact JSON text. Nothing reads it but people and importers, so it
+/// is held as text: one allocation where a JSON tree would take dozens.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Metadata(Box<RawValue>);
+
+impl Metadata {
+    pub fn new(map: &Map<String, Value>) -> Metadata {
+        Metadata(serde_json::value::to_raw_value(map).expect("a JSON map always converts"))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.get() == "{}"
+    }
+}
+
+impl Default for Metadata {
+    fn default() -> Metadata {
+        Metadata::new(&Map::new())
+    }
+}
+
+impl PartialEq for Metadata {
+    fn eq(&self, other: &Metadata) -> bool {
+        self.0.get() == other.0.get()
     }
 }
 
@@ -254,7 +291,7 @@ mod tests {
             Location::new(&f.display, 1, 1),
             id.into(),
         );
-        IndexedRule::new(rule, f)
+        IndexedRule::new(rule, &f.entry.as_str().into())
     }
 
     #[test]

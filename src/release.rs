@@ -6,8 +6,9 @@
 //! loaded (only now, and only because a release is being cut), everything is signed, and the
 //! release is published atomically.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Utc};
@@ -24,14 +25,14 @@ use crate::manifest::{
     self, BundleRecord, Latest, Manifest, Previous, SignedFile, SourceRecord, Trigger,
 };
 use crate::notes::{self, Notes, NotesError};
-use crate::package::{self, Bundle, IndexedRule, PackageError};
+use crate::package::{self, Bundle, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
 use crate::review::Reviewed;
-use crate::rules::{Diagnostic, Kind, RuleFile};
+use crate::rules::{Diagnostic, Kind, Parsed, RuleFile};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::git::TagError;
 use crate::source::{self, CollectError, Collected, Revision};
-use crate::validate::{self, Validated};
+use crate::validate::{self, Entry, Validated};
 use crate::version::AgentVersion;
 
 /// How long `latest.json` stays valid after it is signed.
@@ -171,7 +172,8 @@ pub fn collect(config: &Config) -> Result<Vec<Collected>, ReleaseError> {
         .collect::<Result<_, _>>()?)
 }
 
-/// Parses and validates collected sources.
+/// Parses and validates collected sources. Each file's rules are turned into [`Entry`]s as
+/// soon as it is read, so only one file's parsed rules are held at a time per thread.
 pub fn check_collected(config: &Config, collected: Vec<Collected>) -> Checked {
     let parsed = collected
         .par_iter()
@@ -180,7 +182,7 @@ pub fn check_collected(config: &Config, collected: Vec<Collected>) -> Checked {
                 .iter()
                 .map(move |(file, format)| (c.kind, file, *format))
         })
-        .map(|(kind, file, format)| (kind, format.parse(file, kind)))
+        .map(|(kind, file, format)| (kind, entries(config, file, format.parse(file, kind))))
         .collect();
     let validated = validate::validate(parsed, config.missing_references);
     tracing::info!(
@@ -195,6 +197,23 @@ pub fn check_collected(config: &Config, collected: Vec<Collected>) -> Checked {
     Checked {
         collected,
         validated,
+    }
+}
+
+/// A file's parsed rules as validation takes them. A rule that names no minimum agent version
+/// takes the one `release.yaml` gives its source.
+fn entries(config: &Config, file: &RuleFile, parsed: Parsed) -> Parsed<Entry> {
+    let path: Arc<str> = file.entry.as_str().into();
+    let default = source_default(config, &file.source);
+    let rules = parsed.rules.into_iter().map(|mut rule| {
+        if rule.min_agent_version.is_none() {
+            rule.min_agent_version = default.clone();
+        }
+        Entry::new(rule, &path)
+    });
+    Parsed {
+        diagnostics: parsed.diagnostics,
+        rules: rules.collect(),
     }
 }
 
@@ -257,22 +276,10 @@ pub fn prepare(
         return Err(ReleaseError::Invalid(checked.validated.diagnostics));
     }
     let sets = std::mem::take(&mut checked.validated.sets);
-    let collected = &checked.collected;
-    let indexes = sets.into_par_iter().map(|(kind, set)| {
-        let by_path: HashMap<&str, &RuleFile> = files_of(collected, kind)
-            .into_iter()
-            .map(|f| (f.display.as_str(), f))
-            .collect();
-        let rules = set.rules.into_iter().map(|mut rule| {
-            let file = by_path[rule.location.path.as_str()];
-            if rule.min_agent_version.is_none() {
-                rule.min_agent_version = source_default(config, &file.source);
-            }
-            IndexedRule::new(rule, file)
-        });
-        (kind, rules.collect())
-    });
-    let indexes = indexes.collect();
+    let indexes = sets
+        .into_iter()
+        .map(|(kind, set)| (kind, set.rules.into_iter().map(|e| e.indexed).collect()))
+        .collect();
     Ok((checked, indexes))
 }
 

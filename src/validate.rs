@@ -7,13 +7,42 @@
 //! comes back together, sorted by place.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
-use crate::rules::{Diagnostic, Kind, Parsed, Rule, Severity};
+use crate::package::IndexedRule;
+use crate::rules::{Diagnostic, Kind, Location, Parsed, Rule, Severity};
+
+/// A rule as validation and the release need it once its file is read: its index entry, and
+/// where it is and how it relates to other rules. The parsed [`Rule`] is dropped as soon as its
+/// file is read, so a release holds this much smaller form of every rule, not the parsed one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub depends_on: Vec<String>,
+    pub indexed: IndexedRule,
+    pub location: Location,
+    pub overwrite: bool,
+}
+
+impl Entry {
+    /// The entry of a rule found in the bundle entry `path`.
+    pub fn new(mut rule: Rule, path: &Arc<str>) -> Entry {
+        Entry {
+            depends_on: std::mem::take(&mut rule.depends_on),
+            location: rule.location.clone(),
+            overwrite: rule.overwrite,
+            indexed: IndexedRule::new(rule, path),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.indexed.id
+    }
+}
 
 /// All rules of one kind, in the order of their files and their places in them.
 #[derive(Debug, Default)]
 pub struct RuleSet {
-    pub rules: Vec<Rule>,
+    pub rules: Vec<Entry>,
 }
 
 /// The rules of a release by kind, and every problem found on the way.
@@ -35,7 +64,7 @@ impl Validated {
 
 /// Gathers parsed files into rule sets and checks them. `missing_reference` says whether a
 /// reference to a rule the release does not hold is an error or a warning.
-pub fn validate(parsed: Vec<(Kind, Parsed)>, missing_reference: Severity) -> Validated {
+pub fn validate(parsed: Vec<(Kind, Parsed<Entry>)>, missing_reference: Severity) -> Validated {
     let mut validated = Validated::default();
     let mut positions: HashMap<(Kind, String), usize> = HashMap::new();
     for (kind, file) in parsed {
@@ -61,10 +90,10 @@ pub fn validate(parsed: Vec<(Kind, Parsed)>, missing_reference: Severity) -> Val
 fn add_rule(
     set: &mut RuleSet,
     positions: &mut HashMap<(Kind, String), usize>,
-    (kind, rule): (Kind, Rule),
+    (kind, rule): (Kind, Entry),
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let key = (kind, rule.id.clone());
+    let key = (kind, rule.id().to_owned());
     let Some(&position) = positions.get(&key) else {
         positions.insert(key, set.rules.len());
         set.rules.push(rule);
@@ -77,13 +106,15 @@ fn add_rule(
     }
     let message = format!(
         "duplicate {} rule id `{}`: also defined at {}",
-        kind, rule.id, earlier.location
+        kind,
+        rule.id(),
+        earlier.location
     );
     diagnostics.push(Diagnostic::error(rule.location.clone(), message));
 }
 
 fn check_references(set: &RuleSet, severity: Severity, diagnostics: &mut Vec<Diagnostic>) {
-    let known: HashSet<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+    let known: HashSet<&str> = set.rules.iter().map(Entry::id).collect();
     for rule in &set.rules {
         for missing in rule
             .depends_on
@@ -92,7 +123,7 @@ fn check_references(set: &RuleSet, severity: Severity, diagnostics: &mut Vec<Dia
         {
             let message = format!(
                 "rule `{}` builds on rule `{missing}`, which this release does not hold",
-                rule.id
+                rule.id()
             );
             let diagnostic = match severity {
                 Severity::Error => Diagnostic::error(rule.location.clone(), message),
@@ -108,16 +139,17 @@ mod tests {
     use super::*;
     use crate::rules::Location;
 
-    fn rule(id: &str, path: &str, line: u32) -> Rule {
-        Rule::new(
+    fn rule(id: &str, path: &str, line: u32) -> Entry {
+        let rule = Rule::new(
             Kind::LogInspection,
             id.into(),
             Location::new(path, line, 1),
             id.into(),
-        )
+        );
+        Entry::new(rule, &path.into())
     }
 
-    fn file(rules: Vec<Rule>) -> (Kind, Parsed) {
+    fn file(rules: Vec<Entry>) -> (Kind, Parsed<Entry>) {
         (
             Kind::LogInspection,
             Parsed {
@@ -163,7 +195,7 @@ mod tests {
     fn overwrite_replaces_the_earlier_rule_in_place() {
         let mut later = rule("1", "b.xml", 7);
         later.overwrite = true;
-        later.name = "new".into();
+        later.indexed.name = "new".into();
         let v = validate(
             vec![
                 file(vec![rule("1", "a.xml", 3), rule("2", "a.xml", 9)]),
@@ -173,7 +205,7 @@ mod tests {
         );
         assert!(v.diagnostics.is_empty());
         let rules = &v.sets[&Kind::LogInspection].rules;
-        assert_eq!((rules[0].name.as_str(), rules.len()), ("new", 2));
+        assert_eq!((rules[0].indexed.name.as_str(), rules.len()), ("new", 2));
     }
 
     #[test]

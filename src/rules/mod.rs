@@ -250,11 +250,20 @@ impl Rule {
     }
 }
 
-/// What a parser read from one file.
-#[derive(Debug, Default)]
-pub struct Parsed {
+/// What a parser read from one file: its rules, later turned into what validation takes.
+#[derive(Debug)]
+pub struct Parsed<R = Rule> {
     pub diagnostics: Vec<Diagnostic>,
-    pub rules: Vec<Rule>,
+    pub rules: Vec<R>,
+}
+
+impl<R> Default for Parsed<R> {
+    fn default() -> Parsed<R> {
+        Parsed {
+            diagnostics: Vec::new(),
+            rules: Vec::new(),
+        }
+    }
 }
 
 /// True for `CVE-YYYY-NNNN` with four or more digits after the year.

@@ -61,12 +61,10 @@ pub fn index_json(paths: &[&str]) -> Vec<u8> {
         .map(|(n, path)| {
             serde_json::json!({
                 "digest": crate::digest::sha256(path.as_bytes()).to_string(),
-                "disabled": false,
                 "id": format!("fw-{n}"),
                 "line": 1,
                 "name": "a rule",
                 "path": path,
-                "source": "s",
             })
         })
         .collect();

@@ -135,7 +135,7 @@ impl RuleReader<'_> {
         rule.mode = Some(if blocks { Mode::Prevent } else { Mode::Detect });
         rule.cves = fields.cves.clone();
         self.apply_metadata(&mut rule, &fields);
-        rule.metadata = index_entry(action, header, (gid, sid), &fields);
+        rule.metadata = index_entry(action, header, &fields);
         rule
     }
 
@@ -205,20 +205,13 @@ fn metadata_pairs(at: usize, value: &str, fields: &mut Fields) {
 ///
 /// The `metadata` option's pairs go under their own key, so that a rule set's key can never
 /// overwrite one of ours; a key given more than once becomes a list.
-fn index_entry(
-    action: &str,
-    header: &str,
-    (gid, sid): (u32, u32),
-    fields: &Fields,
-) -> Map<String, Value> {
+fn index_entry(action: &str, header: &str, fields: &Fields) -> Map<String, Value> {
     let mut entry = Map::new();
     entry.insert("action".into(), action.into());
     entry.insert("header".into(), header.into());
     if let Some(classtype) = &fields.classtype {
         entry.insert("classtype".into(), classtype.as_str().into());
     }
-    entry.insert("gid".into(), gid.into());
-    entry.insert("sid".into(), sid.into());
     if !fields.references.is_empty() {
         entry.insert("references".into(), fields.references.clone().into());
     }
