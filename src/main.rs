@@ -13,6 +13,12 @@ use clap::Parser;
 
 use cli::{Cli, Failure};
 
+// A release holds a small record of every rule, made in parallel: mimalloc keeps that quick
+// and returns what a finished stage freed, where the system allocator's per-thread arenas
+// held on to it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);

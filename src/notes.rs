@@ -11,6 +11,7 @@
 //! ([`rebuild`]), and renders the same notes the build wrote, the commit subjects aside where
 //! the git repositories are not at hand.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -93,13 +94,14 @@ pub struct SourceNote {
     pub revision: String,
 }
 
-/// What the templates see.
+/// What the templates see. The changes are borrowed where the caller keeps them: a first
+/// release lists every rule.
 #[derive(Clone, Debug, Serialize)]
-pub struct Notes {
+pub struct Notes<'a> {
     pub created: String,
     /// The guards whose refusal the release overrode, such as `mass-removal`.
     pub guards_overridden: Vec<String>,
-    pub kinds: ChangeSet,
+    pub kinds: Cow<'a, ChangeSet>,
     /// The highest minimum agent version the release's new rules need.
     pub min_agent_version: Option<String>,
     pub previous: Option<String>,
@@ -110,15 +112,15 @@ pub struct Notes {
     pub trigger: Trigger,
 }
 
-impl Notes {
+impl<'a> Notes<'a> {
     /// The notes of a release: its manifest, the previous release's, its changes, and the
     /// commit subjects of each git source since the previous release, by source name.
     pub fn new(
         manifest: &Manifest,
         previous: Option<&Manifest>,
-        changes: ChangeSet,
+        changes: Cow<'a, ChangeSet>,
         commits: &BTreeMap<String, Vec<String>>,
-    ) -> Notes {
+    ) -> Notes<'a> {
         let new_rules = changes.kinds.values().flat_map(|c| c.new.iter());
         let versions = new_rules.filter_map(|r| r.min_agent_version.as_deref());
         let min_agent_version = versions
@@ -187,7 +189,7 @@ pub fn commits(
 
 /// The notes of a published release, rebuilt from the release folders beside it: its
 /// manifest and bundles, and those of the release before it in their chain.
-pub fn rebuild(folder: &Path, sources: &[SourceConfig]) -> Result<Notes, NotesError> {
+pub fn rebuild(folder: &Path, sources: &[SourceConfig]) -> Result<Notes<'static>, NotesError> {
     let (manifest, _) = ledger::read_release(folder)?;
     let output = folder.parent().unwrap_or(Path::new("."));
     let history = ledger::read(output)?;
@@ -211,7 +213,7 @@ pub fn rebuild(folder: &Path, sources: &[SourceConfig]) -> Result<Notes, NotesEr
     Ok(Notes::new(
         &manifest,
         previous.map(|(_, m)| m),
-        changes,
+        Cow::Owned(changes),
         &commits,
     ))
 }
@@ -230,7 +232,8 @@ pub fn render(notes: &Notes, folder: Option<&Path>) -> Result<Rendered, NotesErr
     let markdown = render_one(&context, &template(folder, MARKDOWN_TEMPLATE)?)?;
     let source = template(folder, JSON_TEMPLATE)?;
     let json = render_one(&context, &source)?;
-    serde_json::from_str::<serde_json::Value>(&json).map_err(|source_error| {
+    // Checked without building a JSON tree: a first release lists every rule.
+    serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(|source_error| {
         NotesError::InvalidJson {
             template: source.0.clone(),
             source: source_error,
@@ -293,6 +296,7 @@ fn render_one(context: &Value, (name, text): &(String, String)) -> Result<String
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
     use std::collections::BTreeMap;
 
     use super::*;
@@ -310,7 +314,7 @@ mod tests {
         }
     }
 
-    fn notes(trigger: Trigger) -> Notes {
+    fn notes(trigger: Trigger) -> Notes<'static> {
         let changes = KindChanges {
             new: vec![summary("100")],
             removed: vec![summary("7")],
@@ -320,9 +324,9 @@ mod tests {
         Notes {
             created: "2026-12-01T09:00:00Z".into(),
             guards_overridden: Vec::new(),
-            kinds: ChangeSet {
+            kinds: Cow::Owned(ChangeSet {
                 kinds: BTreeMap::from([(Kind::LogInspection, changes)]),
-            },
+            }),
             min_agent_version: None,
             previous: Some("RU26-001".into()),
             product: "Example".into(),

@@ -6,7 +6,7 @@
 //! (1980-01-01 00:00), mode 0644 and the fixed deflate level [`DEFLATE_LEVEL`], so the same
 //! inputs give the same bytes whatever the machine, folder, umask or time zone.
 
-use std::io::{Cursor, Read, Write};
+use std::io::{BufWriter, Cursor, Read, Write};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -19,6 +19,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::digest::{Sha256, sha256};
 use crate::rules::{Kind, Mode, Rule, RuleFile};
+use crate::version::AgentVersion;
 
 /// The deflate level of every entry: zip's own default, so that bundles compare fairly with
 /// what `zip` makes of the same files.
@@ -159,13 +160,17 @@ pub struct Index {
     pub rules: Vec<IndexedRule>,
 }
 
-/// A packaged bundle, held in memory once: to hash it, sign it and write it.
+/// A packaged bundle, held in memory once: to hash it, sign it and write it. Its rules are
+/// not kept: the manifest needs only their counts and highest minimum versions.
 #[derive(Debug)]
 pub struct Bundle {
     pub bytes: Vec<u8>,
     pub counts: RuleCounts,
     pub kind: Kind,
-    pub rules: Vec<IndexedRule>,
+    /// The highest minimum agent version of its rules.
+    pub min_agent_version: Option<AgentVersion>,
+    /// The highest minimum manager version of its rules.
+    pub min_manager_version: Option<AgentVersion>,
     pub sha256: Sha256,
 }
 
@@ -188,6 +193,28 @@ fn options() -> SimpleFileOptions {
         .unix_permissions(0o644)
 }
 
+/// What one entry of a bundle holds: a rule file's bytes, or the index, compressed as it is
+/// written out so that its JSON is never held whole.
+enum Body<'a> {
+    File(&'a [u8]),
+    Index(&'a Index),
+}
+
+impl Body<'_> {
+    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        match self {
+            Body::File(bytes) => out.write_all(bytes),
+            Body::Index(index) => {
+                let mut out = BufWriter::with_capacity(1 << 16, out);
+                // Compact: the index is a large share of a bundle, and machines read it.
+                serde_json::to_writer(&mut out, index)?;
+                out.write_all(b"\n")?;
+                out.flush()
+            }
+        }
+    }
+}
+
 /// Packages a kind's files and the index of its rules into a bundle.
 pub fn package(
     kind: Kind,
@@ -199,43 +226,47 @@ pub fn package(
         kind,
         rules,
     };
-    // Compact: the index is a large share of a bundle, and machines read it.
-    let mut index_json = serde_json::to_vec(&index).expect("an index always converts to JSON");
-    index_json.push(b'\n');
-    let mut entries: Vec<(&str, &[u8])> = files
+    let mut entries: Vec<(&str, Body)> = files
         .iter()
-        .map(|f| (f.entry.as_str(), f.bytes.as_slice()))
+        .map(|f| (f.entry.as_str(), Body::File(&f.bytes)))
         .collect();
-    entries.push((INDEX_NAME, &index_json));
+    entries.push((INDEX_NAME, Body::Index(&index)));
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let bytes = write_entries(&entries).map_err(|source| PackageError::WriteBundle {
         file: file_name(kind),
         source,
     })?;
-    let counts = RuleCounts {
-        disabled: index.rules.iter().filter(|r| r.disabled).count(),
-        enabled: index.rules.iter().filter(|r| !r.disabled).count(),
-        total: index.rules.len(),
+    let rules = &index.rules;
+    let highest = |version: fn(&IndexedRule) -> Option<&String>| {
+        let versions = rules.iter().filter_map(version);
+        versions
+            .filter_map(|v| v.parse::<AgentVersion>().ok())
+            .max()
     };
     Ok(Bundle {
         sha256: sha256(&bytes),
         bytes,
-        counts,
+        counts: RuleCounts {
+            disabled: rules.iter().filter(|r| r.disabled).count(),
+            enabled: rules.iter().filter(|r| !r.disabled).count(),
+            total: rules.len(),
+        },
         kind,
-        rules: index.rules,
+        min_agent_version: highest(|r| r.min_agent_version.as_ref()),
+        min_manager_version: highest(|r| r.min_manager_version.as_ref()),
     })
 }
 
 /// Writes entries, in the order given, into a zip file. Each entry is compressed on its own
 /// thread into a zip of one entry, and these are then joined in order: the bytes are those of
 /// compressing them one after another, since each entry's deflate stream stands alone.
-fn write_entries(entries: &[(&str, &[u8])]) -> zip::result::ZipResult<Vec<u8>> {
+fn write_entries(entries: &[(&str, Body)]) -> zip::result::ZipResult<Vec<u8>> {
     let parts = entries
         .par_iter()
-        .map(|(name, bytes)| {
-            let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(bytes.len() / 3)));
+        .map(|(name, body)| {
+            let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
             zip.start_file(*name, options())?;
-            zip.write_all(bytes)?;
+            body.write_to(&mut zip)?;
             Ok(zip.finish()?.into_inner())
         })
         .collect::<zip::result::ZipResult<Vec<Vec<u8>>>>()?;
@@ -333,7 +364,8 @@ mod tests {
         let a = file("s/a.yaml", "- a");
         let mut off = indexed("2", &a);
         off.disabled = true;
-        let bundle = package(Kind::Firewall, &[&a], vec![indexed("1", &a), off]).expect("packaged");
+        let rules = vec![indexed("1", &a), off];
+        let bundle = package(Kind::Firewall, &[&a], rules.clone()).expect("packaged");
         assert_eq!(
             bundle.counts,
             RuleCounts {
@@ -343,7 +375,7 @@ mod tests {
             }
         );
         let index = read_index("firewall.zip", &bundle.bytes).expect("an index");
-        assert_eq!(index.rules, bundle.rules);
+        assert_eq!(index.rules, rules);
         assert_eq!(index.kind, Kind::Firewall);
     }
 }

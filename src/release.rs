@@ -559,7 +559,12 @@ fn notes_files(
     history: &History,
 ) -> Result<[NamedFile; 2], ReleaseError> {
     let previous = history.chain.last().map(|(_, manifest)| manifest);
-    let notes = Notes::new(manifest, previous, plan.changes.clone(), &plan.commits);
+    let notes = Notes::new(
+        manifest,
+        previous,
+        std::borrow::Cow::Borrowed(&plan.changes),
+        &plan.commits,
+    );
     let rendered = notes::render(&notes, config.templates.as_deref())?;
     Ok([
         (
@@ -576,15 +581,16 @@ fn manifest_of(config: &Config, plan: &Plan, bundles: &[Bundle], key: &SigningKe
         .map(|b| BundleRecord {
             file: b.file_name(),
             kind: b.kind,
-            min_agent_version: highest_version(
-                b.rules.iter().map(|r| r.min_agent_version.as_deref()),
-            ),
+            min_agent_version: b.min_agent_version.as_ref().map(ToString::to_string),
             rules: b.counts.clone(),
             sha256: b.sha256,
             size: b.bytes.len() as u64,
         })
         .collect();
-    let all_rules = || bundles.iter().flat_map(|b| b.rules.iter());
+    let highest = |version: fn(&Bundle) -> Option<&AgentVersion>| {
+        let found = bundles.iter().filter_map(version).max();
+        found.map(ToString::to_string)
+    };
     Manifest {
         format: manifest::FORMAT,
         release: plan.release.clone(),
@@ -595,8 +601,8 @@ fn manifest_of(config: &Config, plan: &Plan, bundles: &[Bundle], key: &SigningKe
         bundles: bundle_records,
         changes: Some(plan.changes.counts()),
         guards_overridden: plan.guards_overridden(),
-        min_agent_version: highest_version(all_rules().map(|r| r.min_agent_version.as_deref())),
-        min_manager_version: highest_version(all_rules().map(|r| r.min_manager_version.as_deref())),
+        min_agent_version: highest(|b| b.min_agent_version.as_ref()),
+        min_manager_version: highest(|b| b.min_manager_version.as_ref()),
         product: config.product.clone(),
         signing: manifest::Signing {
             development: config.signing.development,
@@ -609,14 +615,6 @@ fn manifest_of(config: &Config, plan: &Plan, bundles: &[Bundle], key: &SigningKe
         },
         year_sequence: plan.year_sequence,
     }
-}
-
-/// The highest of some versions, each already checked by its parser.
-fn highest_version<'a>(versions: impl Iterator<Item = Option<&'a str>>) -> Option<String> {
-    let parsed = versions
-        .flatten()
-        .filter_map(|v| v.parse::<AgentVersion>().ok());
-    parsed.max().map(|v| v.to_string())
 }
 
 /// Tags each git source's released commit with the release id, in an annotated tag whose

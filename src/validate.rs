@@ -66,6 +66,16 @@ impl Validated {
 /// reference to a rule the release does not hold is an error or a warning.
 pub fn validate(parsed: Vec<(Kind, Parsed<Entry>)>, missing_reference: Severity) -> Validated {
     let mut validated = Validated::default();
+    // Sized up front: every rule of the release is held here, and growing by doubling would
+    // hold it twice for a moment.
+    let mut sizes: BTreeMap<Kind, usize> = BTreeMap::new();
+    for (kind, file) in &parsed {
+        *sizes.entry(*kind).or_default() += file.rules.len();
+    }
+    for (kind, size) in sizes {
+        let rules = Vec::with_capacity(size);
+        validated.sets.insert(kind, RuleSet { rules });
+    }
     let mut positions: HashMap<(Kind, String), usize> = HashMap::new();
     for (kind, file) in parsed {
         validated.diagnostics.extend(file.diagnostics);
