@@ -260,8 +260,7 @@ impl<'a> RuleReader<'a> {
             }
             return None;
         };
-        let header = text[action_end..open].trim();
-        Some(self.build(kind, (action, header), sid, fields))
+        Some(self.build(kind, action, sid, fields))
     }
 
     /// Checks the header and gives the offset of the `(` that opens the options.

@@ -255,14 +255,13 @@ fn finish(draft: Draft) -> Rule {
     let mut rule = draft.rule;
     let level = draft.level.unwrap_or_default();
     rule.severity = Some(level.to_string());
-    rule.name = draft.description.clone().unwrap_or_default();
-    rule.description = draft.description.filter(|text| !text.is_empty());
+    // The description is the rule's name, and the level its severity: each said once.
+    rule.name = draft.description.unwrap_or_default();
     let mut groups = Vec::new();
     for group in draft.groups {
         push_unique(&mut groups, group);
     }
     rule.metadata.insert("groups".into(), groups.into());
-    rule.metadata.insert("level".into(), level.into());
     rule
 }
 

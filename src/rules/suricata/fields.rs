@@ -114,14 +114,7 @@ impl RuleReader<'_> {
     }
 
     /// Builds the rule from what its options said.
-    pub(super) fn build(
-        &mut self,
-        kind: Kind,
-        rule_head: (&str, &str),
-        sid: u32,
-        fields: Fields,
-    ) -> Rule {
-        let (action, header) = rule_head;
+    pub(super) fn build(&mut self, kind: Kind, action: &str, sid: u32, fields: Fields) -> Rule {
         let gid = fields.gid.unwrap_or(1);
         let location = self
             .source
@@ -135,7 +128,7 @@ impl RuleReader<'_> {
         rule.mode = Some(if blocks { Mode::Prevent } else { Mode::Detect });
         rule.cves = fields.cves.clone();
         self.apply_metadata(&mut rule, &fields);
-        rule.metadata = index_entry(action, header, &fields);
+        rule.metadata = index_entry(&fields);
         rule
     }
 
@@ -201,14 +194,15 @@ fn metadata_pairs(at: usize, value: &str, fields: &mut Fields) {
     }
 }
 
-/// What the bundle's index shows about the rule beyond the shared fields.
+/// What the bundle's index shows about the rule beyond the shared fields: its class, its
+/// references, and the `metadata` option's pairs.
 ///
-/// The `metadata` option's pairs go under their own key, so that a rule set's key can never
-/// overwrite one of ours; a key given more than once becomes a list.
-fn index_entry(action: &str, header: &str, fields: &Fields) -> Map<String, Value> {
+/// The pairs go under their own key, so that a rule set's key can never overwrite one of ours;
+/// a key given more than once becomes a list. Pairs the shared fields already carry (severity,
+/// ATT&CK ids, CVEs, mode, minimum agent version) are not repeated, and ET's dates become
+/// `issued` and `updated`. The action and header are the rule's logic, in its text.
+fn index_entry(fields: &Fields) -> Map<String, Value> {
     let mut entry = Map::new();
-    entry.insert("action".into(), action.into());
-    entry.insert("header".into(), header.into());
     if let Some(classtype) = &fields.classtype {
         entry.insert("classtype".into(), classtype.as_str().into());
     }
@@ -217,17 +211,16 @@ fn index_entry(action: &str, header: &str, fields: &Fields) -> Map<String, Value
     }
     let mut pairs = Map::new();
     for (key, value, _) in &fields.metadata {
-        let dated = match key.as_str() {
-            "created_at" => Some("issued"),
-            "updated_at" => Some("updated"),
-            _ => None,
-        };
-        if let Some(field) = dated {
-            entry.insert(field.into(), iso_date(value).into());
+        match key.as_str() {
+            "created_at" => _ = entry.insert("issued".into(), iso_date(value).into()),
+            "updated_at" => _ = entry.insert("updated".into(), iso_date(value).into()),
+            "signature_severity" | "mitre_technique_id" | "cve" | "mode" | "min_agent_version" => {}
+            _ => add_value(&mut pairs, key, value.as_str().into()),
         }
-        add_value(&mut pairs, key, value.as_str().into());
     }
-    entry.insert("metadata".into(), pairs.into());
+    if !pairs.is_empty() {
+        entry.insert("metadata".into(), pairs.into());
+    }
     entry
 }
 
