@@ -10,6 +10,7 @@ use rulecut::config::{self, Config};
 use rulecut::manifest::Trigger;
 use rulecut::release::{self, KeyInput, ReleaseError, Request};
 use rulecut::rules::Diagnostic;
+use rulecut::validate::RuleSet;
 use rulecut::verify::VerifyError;
 use rulecut::{cadence, fleet, package, review, sign};
 
@@ -256,7 +257,7 @@ fn check(config_path: &Path) -> Result<u8, Failure> {
     for diagnostic in &checked.validated.diagnostics {
         eprintln!("{diagnostic}");
     }
-    let rules: usize = checked.validated.sets.values().map(|s| s.rules.len()).sum();
+    let rules: usize = checked.validated.sets.values().map(RuleSet::len).sum();
     let files: usize = checked.collected.iter().map(|c| c.files.len()).sum();
     let errors = checked.validated.errors().count();
     if errors > 0 {

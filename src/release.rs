@@ -32,7 +32,7 @@ use crate::rules::{Diagnostic, Kind, Parsed, RuleFile};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::git::TagError;
 use crate::source::{self, CollectError, Collected, Revision};
-use crate::validate::{self, Entry, Validated};
+use crate::validate::{self, Entry, RuleSet, Validated};
 use crate::version::AgentVersion;
 
 /// How long `latest.json` stays valid after it is signed.
@@ -187,11 +187,7 @@ pub fn check_collected(config: &Config, collected: Vec<Collected>) -> Checked {
     let validated = validate::validate(parsed, config.missing_references);
     tracing::info!(
         sources = collected.len(),
-        rules = validated
-            .sets
-            .values()
-            .map(|s| s.rules.len())
-            .sum::<usize>(),
+        rules = validated.sets.values().map(RuleSet::len).sum::<usize>(),
         "checked"
     );
     Checked {
@@ -278,7 +274,7 @@ pub fn prepare(
     let sets = std::mem::take(&mut checked.validated.sets);
     let indexes = sets
         .into_iter()
-        .map(|(kind, set)| (kind, set.rules.into_iter().map(|e| e.indexed).collect()))
+        .map(|(kind, set)| (kind, set.into_indexed()))
         .collect();
     Ok((checked, indexes))
 }

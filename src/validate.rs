@@ -40,9 +40,35 @@ impl Entry {
 }
 
 /// All rules of one kind, in the order of their files and their places in them.
+///
+/// Kept as each file's list, as its parser's thread made it: joining them into one list would
+/// hold every rule of the release twice while it is made.
 #[derive(Debug, Default)]
 pub struct RuleSet {
-    pub rules: Vec<Entry>,
+    files: Vec<Vec<Entry>>,
+}
+
+impl RuleSet {
+    pub fn rules(&self) -> impl Iterator<Item = &Entry> {
+        self.files.iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The index entries of the rules, in order; each file's list is freed once it is read.
+    pub fn into_indexed(self) -> Vec<IndexedRule> {
+        let mut indexed = Vec::with_capacity(self.len());
+        for file in self.files {
+            indexed.extend(file.into_iter().map(|e| e.indexed));
+        }
+        indexed
+    }
 }
 
 /// The rules of a release by kind, and every problem found on the way.
@@ -62,32 +88,44 @@ impl Validated {
     }
 }
 
+/// Where a rule is held: its file's place in its set, and its own in that file's list.
+type Position = (usize, usize);
+
 /// Gathers parsed files into rule sets and checks them. `missing_reference` says whether a
 /// reference to a rule the release does not hold is an error or a warning.
 pub fn validate(parsed: Vec<(Kind, Parsed<Entry>)>, missing_reference: Severity) -> Validated {
     let mut validated = Validated::default();
-    // Sized up front: every rule of the release is held here, and growing by doubling would
-    // hold it twice for a moment.
-    let mut sizes: BTreeMap<Kind, usize> = BTreeMap::new();
-    for (kind, file) in &parsed {
-        *sizes.entry(*kind).or_default() += file.rules.len();
-    }
-    for (kind, size) in sizes {
-        let rules = Vec::with_capacity(size);
-        validated.sets.insert(kind, RuleSet { rules });
-    }
-    let mut positions: HashMap<(Kind, String), usize> = HashMap::new();
+    let mut positions: HashMap<(Kind, String), Position> = HashMap::new();
     for (kind, file) in parsed {
         validated.diagnostics.extend(file.diagnostics);
         let set = validated.sets.entry(kind).or_default();
+        let mut kept = Vec::with_capacity(file.rules.len());
         for rule in file.rules {
-            add_rule(
-                set,
-                &mut positions,
-                (kind, rule),
-                &mut validated.diagnostics,
+            let key = (kind, rule.id().to_owned());
+            let Some(&(in_file, at)) = positions.get(&key) else {
+                positions.insert(key, (set.files.len(), kept.len()));
+                kept.push(rule);
+                continue;
+            };
+            let earlier = match set.files.get_mut(in_file) {
+                Some(earlier_file) => &mut earlier_file[at],
+                None => &mut kept[at],
+            };
+            if rule.overwrite {
+                *earlier = rule;
+                continue;
+            }
+            let message = format!(
+                "duplicate {} rule id `{}`: also defined at {}",
+                kind,
+                rule.id(),
+                earlier.location
             );
+            validated
+                .diagnostics
+                .push(Diagnostic::error(rule.location.clone(), message));
         }
+        set.files.push(kept);
     }
     for set in validated.sets.values() {
         check_references(set, missing_reference, &mut validated.diagnostics);
@@ -97,35 +135,9 @@ pub fn validate(parsed: Vec<(Kind, Parsed<Entry>)>, missing_reference: Severity)
     validated
 }
 
-fn add_rule(
-    set: &mut RuleSet,
-    positions: &mut HashMap<(Kind, String), usize>,
-    (kind, rule): (Kind, Entry),
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    let key = (kind, rule.id().to_owned());
-    let Some(&position) = positions.get(&key) else {
-        positions.insert(key, set.rules.len());
-        set.rules.push(rule);
-        return;
-    };
-    let earlier = &mut set.rules[position];
-    if rule.overwrite {
-        *earlier = rule;
-        return;
-    }
-    let message = format!(
-        "duplicate {} rule id `{}`: also defined at {}",
-        kind,
-        rule.id(),
-        earlier.location
-    );
-    diagnostics.push(Diagnostic::error(rule.location.clone(), message));
-}
-
 fn check_references(set: &RuleSet, severity: Severity, diagnostics: &mut Vec<Diagnostic>) {
-    let known: HashSet<&str> = set.rules.iter().map(Entry::id).collect();
-    for rule in &set.rules {
+    let known: HashSet<&str> = set.rules().map(Entry::id).collect();
+    for rule in set.rules() {
         for missing in rule
             .depends_on
             .iter()
@@ -150,12 +162,13 @@ mod tests {
     use crate::rules::Location;
 
     fn rule(id: &str, path: &str, line: u32) -> Entry {
-        let rule = Rule::new(
+        let mut rule = Rule::new(
             Kind::LogInspection,
             id.into(),
             Location::new(path, line, 1),
             id.into(),
         );
+        rule.name = format!("rule {id}");
         Entry::new(rule, &path.into())
     }
 
@@ -214,8 +227,31 @@ mod tests {
             Severity::Error,
         );
         assert!(v.diagnostics.is_empty());
-        let rules = &v.sets[&Kind::LogInspection].rules;
+        let rules: Vec<&Entry> = v.sets[&Kind::LogInspection].rules().collect();
         assert_eq!((rules[0].indexed.name.as_str(), rules.len()), ("new", 2));
+    }
+
+    #[test]
+    fn overwrite_and_duplicates_within_one_file_work_as_across_files() {
+        let mut later = rule("1", "a.xml", 7);
+        later.overwrite = true;
+        later.indexed.name = "new".into();
+        let parsed = file(vec![
+            rule("1", "a.xml", 3),
+            rule("2", "a.xml", 5),
+            later,
+            rule("2", "a.xml", 9),
+        ]);
+        let v = validate(vec![parsed], Severity::Error);
+        let all: Vec<String> = v.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            all,
+            ["a.xml:9:1: duplicate log-inspection rule id `2`: also defined at a.xml:5:1"]
+        );
+        let set = &v.sets[&Kind::LogInspection];
+        let names: Vec<&str> = set.rules().map(|r| r.indexed.name.as_str()).collect();
+        assert_eq!(names, ["new", "rule 2"]);
+        assert_eq!(set.len(), 2);
     }
 
     #[test]
