@@ -28,7 +28,7 @@ use crate::notes::{self, Notes, NotesError};
 use crate::package::{self, Bundle, PackageError};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
 use crate::review::Reviewed;
-use crate::rules::{Diagnostic, Kind, Parsed, RuleFile};
+use crate::rules::{Diagnostic, Format, Kind, Parsed, RuleFile};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::git::TagError;
 use crate::source::{self, CollectError, Collected, Revision};
@@ -175,13 +175,13 @@ pub fn collect(config: &Config) -> Result<Vec<Collected>, ReleaseError> {
 /// Parses and validates collected sources. Each file's rules are turned into [`Entry`]s as
 /// soon as it is read, so only one file's parsed rules are held at a time per thread.
 pub fn check_collected(config: &Config, collected: Vec<Collected>) -> Checked {
-    let parsed = collected
-        .par_iter()
-        .flat_map_iter(|c| {
-            c.files
-                .iter()
-                .map(move |(file, format)| (c.kind, file, *format))
-        })
+    // Every file of every source is one task: a source holds most of a release's files.
+    let files: Vec<(Kind, &RuleFile, Format)> = collected
+        .iter()
+        .flat_map(|c| c.files.iter().map(|(file, format)| (c.kind, file, *format)))
+        .collect();
+    let parsed = files
+        .into_par_iter()
         .map(|(kind, file, format)| (kind, entries(config, file, format.parse(file, kind))))
         .collect();
     let validated = validate::validate(parsed, config.missing_references);
