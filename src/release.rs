@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::config::Config;
 use crate::diff::{self, ChangeSet};
-use crate::digest::sha256;
+use crate::digest::{Sha256, sha256};
 use crate::guard::{self, Guard, Violation};
 use crate::ledger::{self, History, LedgerError};
 use crate::manifest::{
@@ -509,7 +509,7 @@ fn release_files(
     bundles: Vec<Bundle>,
     history: &History,
     key: &SigningKey,
-) -> Result<(Vec<NamedFile>, crate::digest::Sha256), ReleaseError> {
+) -> Result<(Vec<NamedFile>, Sha256), ReleaseError> {
     let signed = |file: &str| SignedFile {
         file: file.to_owned(),
         product: config.product.clone(),
@@ -524,27 +524,41 @@ fn release_files(
         ))
     };
     let manifest = manifest_of(config, plan, &bundles, key);
-    let mut files = Vec::new();
-    // Each bundle's bytes move into the list of files to write: held once, never copied.
-    for bundle in bundles {
-        let name = bundle.file_name();
-        files.push(sign_file(&name, &bundle.bytes)?);
-        files.push((name, bundle.bytes));
-    }
+    // Each bundle's bytes move into the list of files to write: held once, never copied. Its
+    // digest is the one packaging took, and each is signed on its own thread.
+    let bundles = bundles
+        .into_par_iter()
+        .map(|bundle| {
+            let name = bundle.file_name();
+            let signature = hashed(sign_file(&name, &bundle.bytes)?);
+            Ok([signature, ((name, bundle.bytes), bundle.sha256)])
+        })
+        .collect::<Result<Vec<_>, ReleaseError>>()?;
+    let mut files: Vec<(NamedFile, Sha256)> = bundles.into_iter().flatten().collect();
     let manifest_bytes = manifest.to_bytes();
     let manifest_digest = sha256(&manifest_bytes);
-    files.push(sign_file(manifest::MANIFEST_NAME, &manifest_bytes)?);
-    files.push((manifest::MANIFEST_NAME.to_owned(), manifest_bytes));
-    files.extend(notes_files(config, plan, &manifest, history)?);
-    let listed: Vec<(String, crate::digest::Sha256)> =
-        files.iter().map(|(n, b)| (n.clone(), sha256(b))).collect();
+    files.push(hashed(sign_file(manifest::MANIFEST_NAME, &manifest_bytes)?));
+    files.push((
+        (manifest::MANIFEST_NAME.to_owned(), manifest_bytes),
+        manifest_digest,
+    ));
+    let notes = notes_files(config, plan, &manifest, history)?;
+    files.extend(notes.into_iter().map(hashed));
+    let listed: Vec<(String, Sha256)> = files.iter().map(|((n, _), d)| (n.clone(), *d)).collect();
     let checksums = manifest::checksums(&listed);
+    let mut files: Vec<NamedFile> = files.into_iter().map(|(file, _)| file).collect();
     files.push((
         format!("{}.sig", manifest::CHECKSUMS_NAME),
         sign::sign_embedded(key, &checksums).into_bytes(),
     ));
     files.push((manifest::CHECKSUMS_NAME.to_owned(), checksums.into_bytes()));
     Ok((files, manifest_digest))
+}
+
+/// A file to write and its digest.
+fn hashed(file: NamedFile) -> (NamedFile, Sha256) {
+    let digest = sha256(&file.1);
+    (file, digest)
 }
 
 /// The release notes, Markdown and JSON, made as `rulecut notes` remakes them.
