@@ -127,7 +127,7 @@ fn cut_slot(
     if let Some((entry, _)) = last.filter(|(_, manifest)| manifest.sources == records) {
         return resign_latest(config, &request, entry, slot);
     }
-    let (checked, indexes) = release::prepare(config, collected)?;
+    let (checked, indexes) = release::prepare(config, collected, release::Purpose::Cut)?;
     let plan = release::plan(config, &request, &checked, &indexes, history)?;
     if let Some((entry, _)) = last.filter(|_| plan.changes.is_empty()) {
         return resign_latest(config, &request, entry, slot);

@@ -258,7 +258,7 @@ fn check(config_path: &Path) -> Result<u8, Failure> {
         eprintln!("{diagnostic}");
     }
     let rules: usize = checked.validated.sets.values().map(RuleSet::len).sum();
-    let files: usize = checked.collected.iter().map(|c| c.files.len()).sum();
+    let files = checked.files;
     let errors = checked.validated.errors().count();
     if errors > 0 {
         let error = anyhow::anyhow!("{errors} problem(s) in {files} rule files");
@@ -316,7 +316,8 @@ fn error_line(error: &impl std::error::Error) -> String {
 }
 
 fn dry_run(config: &Config, request: &Request, json: bool, tag: bool) -> Result<u8, Failure> {
-    let (checked, indexes) = release::prepare(config, release::collect(config)?)?;
+    let purpose = release::Purpose::Check;
+    let (checked, indexes) = release::prepare(config, release::collect(config)?, purpose)?;
     let history = rulecut::ledger::read(&request.output).map_err(ReleaseError::from)?;
     let plan = release::plan(config, request, &checked, &indexes, &history)?;
     if json {

@@ -9,7 +9,6 @@
 use std::io::{BufWriter, Cursor, Read, Write};
 use std::sync::Arc;
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -193,32 +192,44 @@ fn options() -> SimpleFileOptions {
         .unix_permissions(0o644)
 }
 
-/// What one entry of a bundle holds: a rule file's bytes, or the index, compressed as it is
-/// written out so that its JSON is never held whole.
-enum Body<'a> {
-    File(&'a [u8]),
-    Index(&'a Index),
+/// One entry of a bundle, compressed into a zip of its own: entries are compressed each on its
+/// own thread, rule files as soon as they are read, and joined in order into their bundle.
+#[derive(Debug)]
+pub struct Part {
+    name: String,
+    zip: Vec<u8>,
 }
 
-impl Body<'_> {
-    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
-        match self {
-            Body::File(bytes) => out.write_all(bytes),
-            Body::Index(index) => {
-                let mut out = BufWriter::with_capacity(1 << 16, out);
-                // Compact: the index is a large share of a bundle, and machines read it.
-                serde_json::to_writer(&mut out, index)?;
-                out.write_all(b"\n")?;
-                out.flush()
-            }
-        }
-    }
+/// Compresses one rule file of a kind's bundle, under its entry name.
+pub fn compress(kind: Kind, file: &RuleFile) -> Result<Part, PackageError> {
+    part(kind, &file.entry, |out| out.write_all(&file.bytes))
 }
 
-/// Packages a kind's files and the index of its rules into a bundle.
+fn part(
+    kind: Kind,
+    name: &str,
+    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<Part, PackageError> {
+    let write = || -> zip::result::ZipResult<Vec<u8>> {
+        let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+        zip.start_file(name, options())?;
+        body(&mut zip)?;
+        Ok(zip.finish()?.into_inner())
+    };
+    let zip = write().map_err(|source| PackageError::WriteBundle {
+        file: file_name(kind),
+        source,
+    })?;
+    Ok(Part {
+        name: name.to_owned(),
+        zip,
+    })
+}
+
+/// Packages a kind's compressed rule files and the index of its rules into a bundle.
 pub fn package(
     kind: Kind,
-    files: &[&RuleFile],
+    mut parts: Vec<Part>,
     rules: Vec<IndexedRule>,
 ) -> Result<Bundle, PackageError> {
     let index = Index {
@@ -226,13 +237,16 @@ pub fn package(
         kind,
         rules,
     };
-    let mut entries: Vec<(&str, Body)> = files
-        .iter()
-        .map(|f| (f.entry.as_str(), Body::File(&f.bytes)))
-        .collect();
-    entries.push((INDEX_NAME, Body::Index(&index)));
-    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let bytes = write_entries(&entries).map_err(|source| PackageError::WriteBundle {
+    parts.push(part(kind, INDEX_NAME, |out| {
+        // Compressed as it is written, so that its JSON is never held whole; compact, since
+        // the index is a large share of a bundle and machines read it.
+        let mut out = BufWriter::with_capacity(1 << 16, out);
+        serde_json::to_writer(&mut out, &index)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    })?);
+    parts.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    let bytes = join(parts).map_err(|source| PackageError::WriteBundle {
         file: file_name(kind),
         source,
     })?;
@@ -257,23 +271,13 @@ pub fn package(
     })
 }
 
-/// Writes entries, in the order given, into a zip file. Each entry is compressed on its own
-/// thread into a zip of one entry, and these are then joined in order: the bytes are those of
-/// compressing them one after another, since each entry's deflate stream stands alone.
-fn write_entries(entries: &[(&str, Body)]) -> zip::result::ZipResult<Vec<u8>> {
-    let parts = entries
-        .par_iter()
-        .map(|(name, body)| {
-            let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-            zip.start_file(*name, options())?;
-            body.write_to(&mut zip)?;
-            Ok(zip.finish()?.into_inner())
-        })
-        .collect::<zip::result::ZipResult<Vec<Vec<u8>>>>()?;
-    let size = parts.iter().map(Vec::len).sum();
+/// Joins parts, in the order given, into one zip file: the bytes are those of compressing
+/// their entries one after another, since each entry's deflate stream stands alone.
+fn join(parts: Vec<Part>) -> zip::result::ZipResult<Vec<u8>> {
+    let size = parts.iter().map(|p| p.zip.len()).sum();
     let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(size)));
     for part in parts {
-        zip.merge_archive(ZipArchive::new(Cursor::new(part))?)?;
+        zip.merge_archive(ZipArchive::new(Cursor::new(part.zip))?)?;
     }
     Ok(zip.finish()?.into_inner())
 }
@@ -315,6 +319,11 @@ mod tests {
         }
     }
 
+    fn parts(files: &[&RuleFile]) -> Vec<Part> {
+        let part = |f: &&RuleFile| compress(Kind::Firewall, f).expect("compressed");
+        files.iter().map(part).collect()
+    }
+
     fn indexed(id: &str, f: &RuleFile) -> IndexedRule {
         let rule = Rule::new(
             Kind::Firewall,
@@ -328,8 +337,9 @@ mod tests {
     #[test]
     fn bundles_are_byte_identical_whatever_the_file_order() {
         let (a, b) = (file("s/a.yaml", "- a"), file("s/b/c.yaml", "- c"));
-        let one = package(Kind::Firewall, &[&a, &b], vec![indexed("1", &a)]).expect("packaged");
-        let two = package(Kind::Firewall, &[&b, &a], vec![indexed("1", &a)]).expect("packaged");
+        let one = package(Kind::Firewall, parts(&[&a, &b]), vec![indexed("1", &a)]);
+        let two = package(Kind::Firewall, parts(&[&b, &a]), vec![indexed("1", &a)]);
+        let (one, two) = (one.expect("packaged"), two.expect("packaged"));
         assert_eq!(one.bytes, two.bytes);
         assert_eq!(one.sha256, sha256(&one.bytes));
     }
@@ -337,7 +347,7 @@ mod tests {
     #[test]
     fn entries_are_sorted_with_fixed_times_and_modes_and_no_folders() {
         let (a, b) = (file("s/z.yaml", "- z"), file("s/a-b.yaml", "- a"));
-        let bundle = package(Kind::Firewall, &[&a, &b], Vec::new()).expect("packaged");
+        let bundle = package(Kind::Firewall, parts(&[&a, &b]), Vec::new()).expect("packaged");
         let mut archive = ZipArchive::new(Cursor::new(bundle.bytes)).expect("a zip");
         let names: Vec<String> = (0..archive.len())
             .map(|i| {
@@ -365,7 +375,7 @@ mod tests {
         let mut off = indexed("2", &a);
         off.disabled = true;
         let rules = vec![indexed("1", &a), off];
-        let bundle = package(Kind::Firewall, &[&a], rules.clone()).expect("packaged");
+        let bundle = package(Kind::Firewall, parts(&[&a]), rules.clone()).expect("packaged");
         assert_eq!(
             bundle.counts,
             RuleCounts {

@@ -25,7 +25,7 @@ use crate::manifest::{
     self, BundleRecord, Latest, Manifest, Previous, SignedFile, SourceRecord, Trigger,
 };
 use crate::notes::{self, Notes, NotesError};
-use crate::package::{self, Bundle, PackageError};
+use crate::package::{self, Bundle, PackageError, Part};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
 use crate::review::Reviewed;
 use crate::rules::{Diagnostic, Format, Kind, Parsed, RuleFile};
@@ -145,9 +145,24 @@ pub struct Request {
     pub wait_for_lock: Option<Duration>,
 }
 
-/// Collected, parsed and validated sources.
+/// What rule files are read for.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Purpose {
+    /// To check them, plan a release or compare: nothing is packaged.
+    Check,
+    /// To cut a release: each file is also compressed for its bundle as soon as it is read,
+    /// so that only its compressed bytes are held from then on.
+    Cut,
+}
+
+/// Collected, parsed and validated sources. Reading consumes the sources' files: `collected`
+/// keeps each source's name, kind and revision.
 pub struct Checked {
     pub collected: Vec<Collected>,
+    /// How many rule files were read.
+    pub files: usize,
+    /// Each kind's rule files, compressed for its bundle when read to cut a release.
+    pub parts: BTreeMap<Kind, Vec<Part>>,
     pub validated: Validated,
 }
 
@@ -160,7 +175,7 @@ impl Checked {
 /// Collects, parses and validates every source. Problems in the rules come back inside
 /// [`Checked`]; only a failure to read a source is an error here.
 pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
-    Ok(check_collected(config, collect(config)?))
+    check_collected(config, collect(config)?, Purpose::Check)
 }
 
 /// Reads every source's files.
@@ -173,27 +188,51 @@ pub fn collect(config: &Config) -> Result<Vec<Collected>, ReleaseError> {
 }
 
 /// Parses and validates collected sources. Each file's rules are turned into [`Entry`]s as
-/// soon as it is read, so only one file's parsed rules are held at a time per thread.
-pub fn check_collected(config: &Config, collected: Vec<Collected>) -> Checked {
+/// soon as it is read, so only one file's parsed rules are held at a time per thread, and its
+/// bytes are dropped once read (and compressed, to cut a release).
+pub fn check_collected(
+    config: &Config,
+    mut collected: Vec<Collected>,
+    purpose: Purpose,
+) -> Result<Checked, ReleaseError> {
     // Every file of every source is one task: a source holds most of a release's files.
-    let files: Vec<(Kind, &RuleFile, Format)> = collected
-        .iter()
-        .flat_map(|c| c.files.iter().map(|(file, format)| (c.kind, file, *format)))
+    let files: Vec<(Kind, RuleFile, Format)> = collected
+        .iter_mut()
+        .flat_map(|c| {
+            let kind = c.kind;
+            let files = std::mem::take(&mut c.files).into_iter();
+            files.map(move |(file, format)| (kind, file, format))
+        })
         .collect();
-    let parsed = files
+    let count = files.len();
+    let read = files
         .into_par_iter()
-        .map(|(kind, file, format)| (kind, entries(config, file, format.parse(file, kind))))
-        .collect();
-    let validated = validate::validate(parsed, config.missing_references);
+        .map(|(kind, file, format)| {
+            let parsed = entries(config, &file, format.parse(&file, kind));
+            let part = match purpose {
+                Purpose::Cut => Some(package::compress(kind, &file)?),
+                Purpose::Check => None,
+            };
+            Ok((kind, parsed, part))
+        })
+        .collect::<Result<Vec<_>, PackageError>>()?;
+    let mut parts: BTreeMap<Kind, Vec<Part>> = BTreeMap::new();
+    let parsed = read.into_iter().map(|(kind, parsed, part)| {
+        parts.entry(kind).or_default().extend(part);
+        (kind, parsed)
+    });
+    let validated = validate::validate(parsed.collect(), config.missing_references);
     tracing::info!(
         sources = collected.len(),
         rules = validated.sets.values().map(RuleSet::len).sum::<usize>(),
         "checked"
     );
-    Checked {
+    Ok(Checked {
         collected,
+        files: count,
+        parts,
         validated,
-    }
+    })
 }
 
 /// A file's parsed rules as validation takes them. A rule that names no minimum agent version
@@ -260,14 +299,15 @@ pub struct Cut {
     pub plan: Plan,
 }
 
-/// Checks the sources and indexes their rules: everything that needs no lock and writes
-/// nothing. The rules move from `checked` into the indexes, one per kind; `checked` keeps the
-/// files, which packaging needs later.
+/// Checks the sources and indexes their rules, for `purpose`: everything that needs no lock
+/// and writes nothing. The rules move from `checked` into the indexes, one per kind; to cut a
+/// release, `checked` keeps the compressed files, which packaging needs later.
 pub fn prepare(
     config: &Config,
     collected: Vec<Collected>,
+    purpose: Purpose,
 ) -> Result<(Checked, diff::Rules), ReleaseError> {
-    let mut checked = check_collected(config, collected);
+    let mut checked = check_collected(config, collected, purpose)?;
     if checked.validated.has_errors() {
         return Err(ReleaseError::Invalid(checked.validated.diagnostics));
     }
@@ -285,18 +325,18 @@ fn source_default(config: &Config, source: &str) -> Option<String> {
     found.and_then(|s| s.min_agent_version.clone())
 }
 
-fn files_of(collected: &[Collected], kind: Kind) -> Vec<&RuleFile> {
-    let sources = collected.iter().filter(|c| c.kind == kind);
-    sources
-        .flat_map(|c| c.files.iter().map(|(f, _)| f))
-        .collect()
-}
-
-/// Packages each kind's files and indexed rules into its bundle.
-fn package_all(checked: &Checked, indexes: diff::Rules) -> Result<Vec<Bundle>, ReleaseError> {
-    let bundles = indexes
+/// Packages each kind's compressed files and indexed rules into its bundle.
+fn package_all(
+    mut parts: BTreeMap<Kind, Vec<Part>>,
+    indexes: diff::Rules,
+) -> Result<Vec<Bundle>, ReleaseError> {
+    let kinds: Vec<(Kind, Vec<Part>, Vec<_>)> = indexes
+        .into_iter()
+        .map(|(kind, rules)| (kind, parts.remove(&kind).unwrap_or_default(), rules))
+        .collect();
+    let bundles = kinds
         .into_par_iter()
-        .map(|(kind, rules)| package::package(kind, &files_of(&checked.collected, kind), rules));
+        .map(|(kind, parts, rules)| package::package(kind, parts, rules));
     Ok(bundles.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -430,7 +470,7 @@ pub fn build_reviewed(
     reviewed: Option<&Reviewed>,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Cut, ReleaseError> {
-    let (checked, indexes) = prepare(config, collect(config)?)?;
+    let (checked, indexes) = prepare(config, collect(config)?, Purpose::Cut)?;
     let lock = OutputLock::acquire(&request.output, request.wait_for_lock)?;
     publish::clean_staging(&request.output, &lock)?;
     let history = ledger::read(&request.output)?;
@@ -464,8 +504,7 @@ pub fn cut(
     lock: &OutputLock,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Cut, ReleaseError> {
-    let bundles = package_all(&checked, indexes)?;
-    drop(checked);
+    let bundles = package_all(checked.parts, indexes)?;
     let key = signing_key(config, request)?;
     tracing::info!(key_id = %key.key_id(), release = %plan.release, "signing");
     let (files, manifest_digest) = release_files(config, &plan, bundles, history, &key)?;

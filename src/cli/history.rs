@@ -118,7 +118,8 @@ pub fn diff(config_path: &Path, args: DiffArgs) -> Result<u8, Failure> {
         Some(folder) => release_rules(folder)?,
         None => {
             let config = load_config(config_path)?;
-            release::prepare(&config, release::collect(&config)?)?.1
+            let collected = release::collect(&config)?;
+            release::prepare(&config, collected, release::Purpose::Check)?.1
         }
     };
     let changes: ChangeSet = diff::diff(&old, &new);
