@@ -6,15 +6,19 @@
 //! (1980-01-01 00:00), mode 0644 and the fixed deflate level [`DEFLATE_LEVEL`], so the same
 //! inputs give the same bytes whatever the machine, folder, umask or time zone.
 
-use std::io::{BufWriter, Cursor, Read, Write};
+mod archive;
+
+use std::io::{Cursor, Read};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use thiserror::Error;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipArchive, ZipWriter};
+use zip::ZipArchive;
+
+use archive::{Deflated, TooLarge};
 
 use crate::digest::{Sha256, sha256};
 use crate::rules::{Kind, Mode, Rule, RuleFile};
@@ -22,7 +26,10 @@ use crate::version::AgentVersion;
 
 /// The deflate level of every entry: zip's own default, so that bundles compare fairly with
 /// what `zip` makes of the same files.
-pub const DEFLATE_LEVEL: i64 = 6;
+pub const DEFLATE_LEVEL: u32 = 6;
+
+/// The version of the `index.json` format.
+const INDEX_FORMAT: u32 = 1;
 
 /// The name of the rules index inside a bundle.
 pub const INDEX_NAME: &str = "index.json";
@@ -40,12 +47,8 @@ pub enum PackageError {
     },
     #[error("`{file}` holds no readable `index.json`")]
     ReadIndex { file: String, reason: String },
-    #[error("cannot write bundle `{file}`")]
-    WriteBundle {
-        file: String,
-        #[source]
-        source: zip::result::ZipError,
-    },
+    #[error("cannot write bundle `{file}`: plain zip cannot hold {limit}")]
+    TooLarge { file: String, limit: &'static str },
 }
 
 /// How many rules a bundle holds.
@@ -184,46 +187,23 @@ pub fn file_name(kind: Kind) -> String {
     format!("{}.zip", kind.name())
 }
 
-fn options() -> SimpleFileOptions {
-    SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(DEFLATE_LEVEL))
-        .last_modified_time(zip::DateTime::default())
-        .unix_permissions(0o644)
-}
-
-/// One entry of a bundle, compressed into a zip of its own: entries are compressed each on its
-/// own thread, rule files as soon as they are read, and joined in order into their bundle.
+/// One entry of a bundle, deflated: rule files as soon as they are read, on the thread that
+/// read them, and joined in order into their bundle later.
 #[derive(Debug)]
 pub struct Part {
+    deflated: Deflated,
     name: String,
-    zip: Vec<u8>,
 }
 
-/// Compresses one rule file of a kind's bundle, under its entry name.
-pub fn compress(kind: Kind, file: &RuleFile) -> Result<Part, PackageError> {
-    part(kind, &file.entry, |out| out.write_all(&file.bytes))
-}
+/// How many index entries one deflate task serializes: about a megabyte of JSON.
+const INDEX_CHUNK: usize = 2048;
 
-fn part(
-    kind: Kind,
-    name: &str,
-    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<Part, PackageError> {
-    let write = || -> zip::result::ZipResult<Vec<u8>> {
-        let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-        zip.start_file(name, options())?;
-        body(&mut zip)?;
-        Ok(zip.finish()?.into_inner())
-    };
-    let zip = write().map_err(|source| PackageError::WriteBundle {
-        file: file_name(kind),
-        source,
-    })?;
-    Ok(Part {
-        name: name.to_owned(),
-        zip,
-    })
+/// Compresses one rule file of a bundle, under its entry name.
+pub fn compress(file: &RuleFile) -> Part {
+    Part {
+        deflated: archive::deflate(&file.bytes, DEFLATE_LEVEL),
+        name: file.entry.clone(),
+    }
 }
 
 /// Packages a kind's compressed rule files and the index of its rules into a bundle.
@@ -232,25 +212,17 @@ pub fn package(
     mut parts: Vec<Part>,
     rules: Vec<IndexedRule>,
 ) -> Result<Bundle, PackageError> {
-    let index = Index {
-        format: 1,
-        kind,
-        rules,
-    };
-    parts.push(part(kind, INDEX_NAME, |out| {
-        // Compressed as it is written, so that its JSON is never held whole; compact, since
-        // the index is a large share of a bundle and machines read it.
-        let mut out = BufWriter::with_capacity(1 << 16, out);
-        serde_json::to_writer(&mut out, &index)?;
-        out.write_all(b"\n")?;
-        out.flush()
-    })?);
+    parts.push(Part {
+        deflated: deflate_index(kind, &rules),
+        name: INDEX_NAME.to_owned(),
+    });
     parts.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    let bytes = join(parts).map_err(|source| PackageError::WriteBundle {
+    let entries: Vec<(String, Deflated)> =
+        parts.into_iter().map(|p| (p.name, p.deflated)).collect();
+    let bytes = archive::write(&entries).map_err(|TooLarge(limit)| PackageError::TooLarge {
         file: file_name(kind),
-        source,
+        limit,
     })?;
-    let rules = &index.rules;
     let highest = |version: fn(&IndexedRule) -> Option<&String>| {
         let versions = rules.iter().filter_map(version);
         versions
@@ -271,15 +243,37 @@ pub fn package(
     })
 }
 
-/// Joins parts, in the order given, into one zip file: the bytes are those of compressing
-/// their entries one after another, since each entry's deflate stream stands alone.
-fn join(parts: Vec<Part>) -> zip::result::ZipResult<Vec<u8>> {
-    let size = parts.iter().map(|p| p.zip.len()).sum();
-    let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(size)));
-    for part in parts {
-        zip.merge_archive(ZipArchive::new(Cursor::new(part.zip))?)?;
-    }
-    Ok(zip.finish()?.into_inner())
+/// Writes `index.json` as compact JSON, an [`Index`] of `rules`, and deflates it: its entries
+/// are serialized and deflated a chunk at a time in parallel, so that the whole JSON text is
+/// never held.
+fn deflate_index(kind: Kind, rules: &[IndexedRule]) -> Deflated {
+    let kind = serde_json::to_string(&kind).expect("a kind always converts to JSON");
+    let head = format!("{{\"format\":{INDEX_FORMAT},\"kind\":{kind},\"rules\":[");
+    let chunks: Vec<&[IndexedRule]> = rules.chunks(INDEX_CHUNK).collect();
+    let pieces = (0..=chunks.len()).into_par_iter().map(|i| {
+        let mut json = Vec::with_capacity(INDEX_CHUNK * 512);
+        if i == 0 {
+            json.extend_from_slice(head.as_bytes());
+        }
+        for (n, rule) in chunks
+            .get(i)
+            .copied()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if i > 0 || n > 0 {
+                json.push(b',');
+            }
+            serde_json::to_writer(&mut json, rule).expect("an index entry always converts");
+        }
+        let last = i == chunks.len();
+        if last {
+            json.extend_from_slice(b"]}\n");
+        }
+        archive::deflate_piece(&json, DEFLATE_LEVEL, last)
+    });
+    Deflated::join(pieces.collect())
 }
 
 /// Reads the rules index of a bundle, inflating at most a bounded number of bytes.
@@ -320,8 +314,7 @@ mod tests {
     }
 
     fn parts(files: &[&RuleFile]) -> Vec<Part> {
-        let part = |f: &&RuleFile| compress(Kind::Firewall, f).expect("compressed");
-        files.iter().map(part).collect()
+        files.iter().map(|f| compress(f)).collect()
     }
 
     fn indexed(id: &str, f: &RuleFile) -> IndexedRule {
@@ -365,7 +358,7 @@ mod tests {
             assert_eq!(entry.last_modified(), Some(zip::DateTime::default()));
             assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o644));
             assert!(entry.extra_data().is_none_or(|extra| extra.is_empty()));
-            assert_eq!(entry.compression(), CompressionMethod::Deflated);
+            assert_eq!(entry.compression(), zip::CompressionMethod::Deflated);
         }
     }
 
@@ -387,5 +380,16 @@ mod tests {
         let index = read_index("firewall.zip", &bundle.bytes).expect("an index");
         assert_eq!(index.rules, rules);
         assert_eq!(index.kind, Kind::Firewall);
+    }
+
+    #[test]
+    fn an_index_of_many_chunks_reads_back_whole_and_in_order() {
+        let a = file("s/a.yaml", "- a");
+        let rules: Vec<IndexedRule> = (0..2 * INDEX_CHUNK + 3)
+            .map(|i| indexed(&i.to_string(), &a))
+            .collect();
+        let bundle = package(Kind::Firewall, parts(&[&a]), rules.clone()).expect("packaged");
+        let index = read_index("firewall.zip", &bundle.bytes).expect("an index");
+        assert_eq!(index.rules, rules);
     }
 }

@@ -175,7 +175,7 @@ impl Checked {
 /// Collects, parses and validates every source. Problems in the rules come back inside
 /// [`Checked`]; only a failure to read a source is an error here.
 pub fn check(config: &Config) -> Result<Checked, ReleaseError> {
-    check_collected(config, collect(config)?, Purpose::Check)
+    Ok(check_collected(config, collect(config)?, Purpose::Check))
 }
 
 /// Reads every source's files.
@@ -194,7 +194,7 @@ pub fn check_collected(
     config: &Config,
     mut collected: Vec<Collected>,
     purpose: Purpose,
-) -> Result<Checked, ReleaseError> {
+) -> Checked {
     // Every file of every source is one task: a source holds most of a release's files.
     let files: Vec<(Kind, RuleFile, Format)> = collected
         .iter_mut()
@@ -210,12 +210,12 @@ pub fn check_collected(
         .map(|(kind, file, format)| {
             let parsed = entries(config, &file, format.parse(&file, kind));
             let part = match purpose {
-                Purpose::Cut => Some(package::compress(kind, &file)?),
+                Purpose::Cut => Some(package::compress(&file)),
                 Purpose::Check => None,
             };
-            Ok((kind, parsed, part))
+            (kind, parsed, part)
         })
-        .collect::<Result<Vec<_>, PackageError>>()?;
+        .collect::<Vec<_>>();
     let mut parts: BTreeMap<Kind, Vec<Part>> = BTreeMap::new();
     let parsed = read.into_iter().map(|(kind, parsed, part)| {
         parts.entry(kind).or_default().extend(part);
@@ -227,12 +227,12 @@ pub fn check_collected(
         rules = validated.sets.values().map(RuleSet::len).sum::<usize>(),
         "checked"
     );
-    Ok(Checked {
+    Checked {
         collected,
         files: count,
         parts,
         validated,
-    })
+    }
 }
 
 /// A file's parsed rules as validation takes them. A rule that names no minimum agent version
@@ -307,7 +307,7 @@ pub fn prepare(
     collected: Vec<Collected>,
     purpose: Purpose,
 ) -> Result<(Checked, diff::Rules), ReleaseError> {
-    let mut checked = check_collected(config, collected, purpose)?;
+    let mut checked = check_collected(config, collected, purpose);
     if checked.validated.has_errors() {
         return Err(ReleaseError::Invalid(checked.validated.diagnostics));
     }
