@@ -284,7 +284,9 @@ pub fn read_index(file: &str, bytes: &[u8]) -> Result<Index, PackageError> {
     };
     let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(read_error)?;
     let entry = archive.by_name(INDEX_NAME).map_err(read_error)?;
-    let mut json = Vec::new();
+    // Room for the size the entry declares, within the limit, so the index is not grown.
+    let room = usize::try_from(entry.size().min(MAX_INDEX_BYTES)).unwrap_or(0);
+    let mut json = Vec::with_capacity(room);
     let index_error = |reason: String| PackageError::ReadIndex {
         file: file.to_owned(),
         reason,

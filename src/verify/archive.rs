@@ -268,7 +268,10 @@ fn inflate(
         .max(RATIO_EXEMPT_BYTES);
     let limit = ratio_limit.min(budget.left.load(Ordering::Relaxed));
     let keep_limit = if keep { MAX_INDEX_BYTES } else { 0 };
-    let (found, kept) = count(&mut file, limit, keep_limit).map_err(|e| unreadable(&e))?;
+    // Room for what the header declares, within the limits: a lying header costs at most
+    // what the limits allow anyway, and an honest one saves growing the index as it comes.
+    let room = declared.min(limit).min(keep_limit);
+    let (found, kept) = count(&mut file, limit, keep_limit, room).map_err(|e| unreadable(&e))?;
     if found > ratio_limit {
         let (entry, ratio) = (name.to_owned(), MAX_INFLATION_RATIO);
         return Err(Reason::InflationRatio { entry, ratio });
@@ -305,10 +308,16 @@ fn judge_size(name: &str, declared: u64, found: u64, keep: bool) -> Result<(), R
 }
 
 /// Reads `reader` to its end or to one byte past `limit`, whichever is first, and gives the
-/// number of bytes read and the first `keep` of them.
-fn count(reader: &mut impl Read, limit: u64, keep: u64) -> std::io::Result<(u64, Vec<u8>)> {
+/// number of bytes read and the first `keep` of them, in a buffer made with room for `room`.
+fn count(
+    reader: &mut impl Read,
+    limit: u64,
+    keep: u64,
+    room: u64,
+) -> std::io::Result<(u64, Vec<u8>)> {
     let mut buffer = vec![0; CHUNK_BYTES];
-    let (mut found, mut kept) = (0u64, Vec::new());
+    let room = usize::try_from(room).unwrap_or(usize::MAX);
+    let (mut found, mut kept) = (0u64, Vec::with_capacity(room));
     while found <= limit {
         let read = match reader.read(&mut buffer) {
             Ok(0) => break,
@@ -562,7 +571,7 @@ mod tests {
     #[test]
     fn counting_stops_one_chunk_past_the_limit() {
         let mut endless = std::io::repeat(7);
-        let (found, kept) = count(&mut endless, 1000, 10).expect("counted");
+        let (found, kept) = count(&mut endless, 1000, 10, 10).expect("counted");
         assert!(found > 1000 && found <= 1000 + CHUNK_BYTES as u64);
         assert_eq!(kept, vec![7; 10]);
     }
