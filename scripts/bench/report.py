@@ -279,11 +279,9 @@ class Report:
                                       + self.cpu_ratio(merge, ips),
                                       self.failure(tree, "rulecut", figure)
                                       or self.failure(tree, "suricata-update", "merge"))))
-        verify = self.get(tree, "rulecut", "verify")
-        released = self.fact(tree, "release_bytes")
-        rate = released / verify.wall if verify and released else None
-        rows.append(("`verify` hashing ≥ 1 GB/s (release bytes ÷ verify wall time, a lower "
-                     "bound)",
+        rate = self.fact(tree, "verify_hash_rate")
+        rows.append(("`verify` hashing ≥ 1 GB/s (verify's SHA-256 of every file of the release, "
+                     "on one thread: `examples/hash_release.rs`)",
                      self.absolute(rate, lambda v: v >= 1e9, lambda v: f"{v / 1e9:.2f} GB/s",
                                    self.failure(tree, "rulecut", "verify") or failure)))
         label = "corpus" if tree == "corpus" else f"{int(tree):,} rules"
@@ -424,6 +422,12 @@ class Report:
         if rules and any(fig for _, fig in figures):
             parts = [f"{name} {count(rules / fig.wall)} rules/s" for name, fig in figures if fig]
             notes.append("IPS throughput: " + ", ".join(parts))
+        verify = self.get(tree, "rulecut", "verify")
+        released = self.fact(tree, "release_bytes")
+        if verify and released:
+            notes.append(f"`verify` as a whole, which also inflates and checks every entry and "
+                         f"reads every rule's place in the index, takes the release's "
+                         f"{count(released)} bytes at {released / verify.wall / 1e9:.2f} GB/s")
         for note in notes:
             self.out(f"- {note[0].upper() + note[1:]}.")
         if notes:
@@ -537,6 +541,10 @@ class Report:
         self.out("- rulecut: `build -c release.yaml --at 2026-12-01T09:00:00Z --out DIR` into an "
                  "empty folder; `check -c release.yaml`; `verify RELEASE --key KEY.pub` of that "
                  "release, beside `sha256sum -c SHA256SUMS` and `signify-openbsd -C` of it.")
+        self.out("- `verify` hashing: `examples/hash_release.rs` runs `digest::sha256_file`, the "
+                 "stream hash `verify` uses, over every file of that release on one thread, "
+                 "from the page cache; the best of three rounds after one to warm the cache. "
+                 "`verify` itself spreads the files over both cores.")
         self.out("- `scheduled`: the 1 December 2026 09:00 slot is cut first; from that state "
                  "(restored before each run) `--now 2026-12-04T12:00:00Z` has nothing due, and "
                  "`--now 2026-12-08T09:30:00Z` is the next slot with unchanged rules.")

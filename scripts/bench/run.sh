@@ -112,11 +112,14 @@ RESULTS="$WORK/results.tsv"
 
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN="$TARGET/release/rulecut"
+HASH_RELEASE="$TARGET/release/examples/hash_release"
 if ((BUILD)); then
     say "cargo build --release"
-    (cd "$ROOT" && cargo build --release --quiet) || die "cargo build --release failed"
+    (cd "$ROOT" && cargo build --release --quiet --bin rulecut --example hash_release) ||
+        die "cargo build --release failed"
 fi
-[[ -x $BIN ]] || die "no rulecut binary at \`$BIN\`; run without --no-build"
+[[ -x $BIN && -x $HASH_RELEASE ]] ||
+    die "no rulecut binary or hash_release example under \`$TARGET/release\`; run without --no-build"
 
 # [EXPECT=SNIPPET] measure GROUP FIGURE TREE REPEAT PREPARE -- COMMAND...
 #
@@ -291,6 +294,8 @@ print(sum(i.compress_size for b in sys.argv[1:] for i in zipfile.ZipFile(b).info
         [[ $VERIFY_CONTROL != refused ]] || refuses=""
         EXPECT=$refuses measure rulecut verify "$tree" "$REPEAT" "" -- \
             "$BIN" verify "$release" --key "$WORK/rulecut.pub" || true
+        # verify's hashing alone: the same SHA-256 over every file of the release, one thread.
+        fact "$tree" verify_hash_rate "$("$HASH_RELEASE" "$release" 3 | awk '{print $1 / $2}')"
         measure baseline "verify (sha256sum -c)" "$tree" "$REPEAT" "" -- \
             sh -c 'cd "$1" && sha256sum --quiet -c SHA256SUMS' sh "$release" || true
         measure baseline "verify (signify -C)" "$tree" "$REPEAT" "" -- \
