@@ -519,3 +519,73 @@ fn keygen_refuses_to_overwrite_without_force() {
         .assert()
         .success();
 }
+
+/// A Suricata rule file of `count` distinct rules, several deflate pieces long.
+fn large_rule_file(count: u32) -> String {
+    let words = [
+        "Exchange",
+        "Log4j",
+        "Citrix",
+        "WebLogic",
+        "Confluence",
+        "Mirai",
+        "Qakbot",
+    ];
+    (0..count)
+        .map(|i| {
+            let word = words[i as usize % words.len()];
+            format!(
+                "alert http $EXTERNAL_NET any -> $HOME_NET any (msg:\"LOCAL WEB {word} probe \
+                 {i}\"; flow:established,to_server; http.uri; content:\"/{word}/{}\"; \
+                 classtype:web-application-attack; sid:{}; rev:1; metadata:signature_severity \
+                 Major, created_at 2024_01_11;)\n",
+                i * 7919 % 100_003,
+                3_000_000 + i
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn bundles_of_many_deflate_pieces_are_the_same_on_one_thread_as_on_four() {
+    let one = Project::samples();
+    let four = Project::samples();
+    let big = large_rule_file(6000);
+    assert!(
+        big.len() > 1 << 20,
+        "the file must span several 1 MiB pieces"
+    );
+    let build = |project: &Project, threads: &str| {
+        let path = project.path().join("rules/intrusion-prevention/big.rules");
+        std::fs::write(path, &big).expect("write big.rules");
+        project
+            .rulecut()
+            .env("RULECUT_SIGNING_KEY", &one.key)
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["build", "--at", AT])
+            .assert()
+            .success();
+        project.path().join("dist/RU26-001")
+    };
+    let (single, several) = (build(&one, "1"), build(&four, "4"));
+    assert_eq!(snapshot(&single), snapshot(&several));
+    if have("python3") {
+        // Python's zipfile, not our reader: every CRC checks, and the rule file is intact.
+        let script = "import sys, zipfile\n\
+                      z = zipfile.ZipFile(sys.argv[1])\n\
+                      assert z.testzip() is None\n\
+                      sys.stdout.write(z.read('ips-core/big.rules').decode())";
+        let bundle = single.join("intrusion-prevention.zip");
+        let output = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&bundle)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), big);
+    }
+}
