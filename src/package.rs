@@ -219,7 +219,7 @@ pub fn package(
     parts.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     let entries: Vec<(String, Deflated)> =
         parts.into_iter().map(|p| (p.name, p.deflated)).collect();
-    let bytes = archive::write(&entries).map_err(|TooLarge(limit)| PackageError::TooLarge {
+    let bytes = archive::write(entries).map_err(|TooLarge(limit)| PackageError::TooLarge {
         file: file_name(kind),
         limit,
     })?;

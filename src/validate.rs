@@ -37,37 +37,71 @@ impl Entry {
     pub fn id(&self) -> &str {
         &self.indexed.id
     }
+
+    /// What validation keeps of the entry beside its index entry, and the index entry.
+    fn split(self) -> (Place, IndexedRule) {
+        let place = Place {
+            depends_on: self.depends_on,
+            location: self.location,
+        };
+        (place, self.indexed)
+    }
 }
 
 /// All rules of one kind, in the order of their files and their places in them.
 ///
-/// Kept as each file's list, as its parser's thread made it: joining them into one list would
-/// hold every rule of the release twice while it is made.
+/// The index entries are one list, made with room for every rule of the kind before the first
+/// is moved in, so that it is never grown (which would hold it twice) and is handed on whole
+/// once validation is done. Beside each entry, at the same position, is what only validation
+/// needs; it is dropped with the set.
 #[derive(Debug, Default)]
 pub struct RuleSet {
-    files: Vec<Vec<Entry>>,
+    places: Vec<Place>,
+    rules: Vec<IndexedRule>,
+}
+
+/// Where a rule is and how it relates to other rules: what validation needs besides its index
+/// entry.
+#[derive(Debug)]
+struct Place {
+    depends_on: Vec<String>,
+    location: Location,
 }
 
 impl RuleSet {
-    pub fn rules(&self) -> impl Iterator<Item = &Entry> {
-        self.files.iter().flatten()
+    fn with_capacity(capacity: usize) -> RuleSet {
+        RuleSet {
+            places: Vec::with_capacity(capacity),
+            rules: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The index entries of the rules, in order.
+    pub fn rules(&self) -> &[IndexedRule] {
+        &self.rules
     }
 
     pub fn len(&self) -> usize {
-        self.files.iter().map(Vec::len).sum()
+        self.rules.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.rules.is_empty()
     }
 
-    /// The index entries of the rules, in order; each file's list is freed once it is read.
+    /// The index entries of the rules, in order.
     pub fn into_indexed(self) -> Vec<IndexedRule> {
-        let mut indexed = Vec::with_capacity(self.len());
-        for file in self.files {
-            indexed.extend(file.into_iter().map(|e| e.indexed));
-        }
-        indexed
+        self.rules
+    }
+
+    fn push(&mut self, entry: Entry) {
+        let (place, rule) = entry.split();
+        self.places.push(place);
+        self.rules.push(rule);
+    }
+
+    fn replace(&mut self, at: usize, entry: Entry) {
+        (self.places[at], self.rules[at]) = entry.split();
     }
 }
 
@@ -88,45 +122,46 @@ impl Validated {
     }
 }
 
-/// Where a rule is held: its file's place in its set, and its own in that file's list.
-type Position = (usize, usize);
-
 /// Gathers parsed files into rule sets and checks them. `missing_reference` says whether a
 /// reference to a rule the release does not hold is an error or a warning.
 pub fn validate(parsed: Vec<(Kind, Parsed<Entry>)>, missing_reference: Severity) -> Validated {
     let mut validated = Validated::default();
-    let mut positions: HashMap<(Kind, String), Position> = HashMap::new();
+    let mut counts: BTreeMap<Kind, usize> = BTreeMap::new();
+    for (kind, file) in &parsed {
+        *counts.entry(*kind).or_default() += file.rules.len();
+    }
+    for (&kind, &count) in &counts {
+        validated.sets.insert(kind, RuleSet::with_capacity(count));
+    }
+    // Where each rule id of each kind is held in its set.
+    let mut positions: HashMap<(Kind, String), usize> =
+        HashMap::with_capacity(counts.values().sum());
     for (kind, file) in parsed {
         validated.diagnostics.extend(file.diagnostics);
         let set = validated.sets.entry(kind).or_default();
-        let mut kept = Vec::with_capacity(file.rules.len());
         for rule in file.rules {
             let key = (kind, rule.id().to_owned());
-            let Some(&(in_file, at)) = positions.get(&key) else {
-                positions.insert(key, (set.files.len(), kept.len()));
-                kept.push(rule);
+            let Some(&at) = positions.get(&key) else {
+                positions.insert(key, set.len());
+                set.push(rule);
                 continue;
             };
-            let earlier = match set.files.get_mut(in_file) {
-                Some(earlier_file) => &mut earlier_file[at],
-                None => &mut kept[at],
-            };
             if rule.overwrite {
-                *earlier = rule;
+                set.replace(at, rule);
                 continue;
             }
             let message = format!(
                 "duplicate {} rule id `{}`: also defined at {}",
                 kind,
                 rule.id(),
-                earlier.location
+                set.places[at].location
             );
             validated
                 .diagnostics
-                .push(Diagnostic::error(rule.location.clone(), message));
+                .push(Diagnostic::error(rule.location, message));
         }
-        set.files.push(kept);
     }
+    drop(positions);
     for set in validated.sets.values() {
         check_references(set, missing_reference, &mut validated.diagnostics);
     }
@@ -136,20 +171,17 @@ pub fn validate(parsed: Vec<(Kind, Parsed<Entry>)>, missing_reference: Severity)
 }
 
 fn check_references(set: &RuleSet, severity: Severity, diagnostics: &mut Vec<Diagnostic>) {
-    let known: HashSet<&str> = set.rules().map(Entry::id).collect();
-    for rule in set.rules() {
-        for missing in rule
-            .depends_on
-            .iter()
-            .filter(|id| !known.contains(id.as_str()))
-        {
+    let known: HashSet<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+    for (rule, place) in set.rules.iter().zip(&set.places) {
+        for missing in (place.depends_on.iter()).filter(|id| !known.contains(id.as_str())) {
             let message = format!(
                 "rule `{}` builds on rule `{missing}`, which this release does not hold",
-                rule.id()
+                rule.id
             );
+            let location = place.location.clone();
             let diagnostic = match severity {
-                Severity::Error => Diagnostic::error(rule.location.clone(), message),
-                Severity::Warning => Diagnostic::warning(rule.location.clone(), message),
+                Severity::Error => Diagnostic::error(location, message),
+                Severity::Warning => Diagnostic::warning(location, message),
             };
             diagnostics.push(diagnostic);
         }
@@ -227,8 +259,8 @@ mod tests {
             Severity::Error,
         );
         assert!(v.diagnostics.is_empty());
-        let rules: Vec<&Entry> = v.sets[&Kind::LogInspection].rules().collect();
-        assert_eq!((rules[0].indexed.name.as_str(), rules.len()), ("new", 2));
+        let rules = v.sets[&Kind::LogInspection].rules();
+        assert_eq!((rules[0].name.as_str(), rules.len()), ("new", 2));
     }
 
     #[test]
@@ -249,7 +281,7 @@ mod tests {
             ["a.xml:9:1: duplicate log-inspection rule id `2`: also defined at a.xml:5:1"]
         );
         let set = &v.sets[&Kind::LogInspection];
-        let names: Vec<&str> = set.rules().map(|r| r.indexed.name.as_str()).collect();
+        let names: Vec<&str> = set.rules().iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["new", "rule 2"]);
         assert_eq!(set.len(), 2);
     }

@@ -113,23 +113,31 @@ const DOS_EPOCH_DATE: u16 = (1 << 5) | 1;
 /// A regular file, mode 0644, in the high half of the external attributes.
 const EXTERNAL_ATTRIBUTES: u32 = 0o100_644 << 16;
 
-/// Writes a zip file of `entries`, in the order given.
-pub fn write(entries: &[(String, Deflated)]) -> Result<Vec<u8>, TooLarge> {
+/// Writes a zip file of `entries`, in the order given. Each entry's compressed bytes are
+/// dropped once copied, so the archive and its entries are held together only one at a time.
+pub fn write(entries: Vec<(String, Deflated)>) -> Result<Vec<u8>, TooLarge> {
     let count = u16::try_from(entries.len()).map_err(|_| TooLarge("more than 65,535 entries"))?;
     let size: usize = entries
         .iter()
         .map(|(n, d)| 76 + 2 * n.len() + d.bytes.len())
         .sum();
     let mut out = Vec::with_capacity(size + 22);
-    let mut offsets = Vec::with_capacity(entries.len());
+    let mut records = Vec::with_capacity(entries.len());
     for (name, deflated) in entries {
-        offsets.push(u32_of(out.len(), "4 GiB")?);
-        header(&mut out, LOCAL_HEADER, None, name, deflated)?;
+        let record = Record {
+            compressed: u32_of(deflated.bytes.len(), "an entry of 4 GiB")?,
+            crc: deflated.crc,
+            name,
+            offset: u32_of(out.len(), "4 GiB")?,
+            size: u32_of(deflated.size, "an entry of 4 GiB")?,
+        };
+        header(&mut out, LOCAL_HEADER, &record)?;
         out.extend_from_slice(&deflated.bytes);
+        records.push(record);
     }
     let directory_start = u32_of(out.len(), "4 GiB")?;
-    for ((name, deflated), offset) in entries.iter().zip(offsets) {
-        header(&mut out, CENTRAL_HEADER, Some(offset), name, deflated)?;
+    for record in &records {
+        header(&mut out, CENTRAL_HEADER, record)?;
     }
     let directory_size = u32_of(out.len(), "4 GiB")? - directory_start;
     put32(&mut out, END_OF_CENTRAL_DIRECTORY);
@@ -143,38 +151,43 @@ pub fn write(entries: &[(String, Deflated)]) -> Result<Vec<u8>, TooLarge> {
     Ok(out)
 }
 
-/// A local file header, or, given the local header's offset, a central directory header.
-fn header(
-    out: &mut Vec<u8>,
-    signature: u32,
-    local_offset: Option<u32>,
-    name: &str,
-    deflated: &Deflated,
-) -> Result<(), TooLarge> {
-    let flags = if name.is_ascii() { 0 } else { FLAG_UTF8 };
+/// What the headers say of one entry.
+struct Record {
+    compressed: u32,
+    crc: u32,
+    name: String,
+    /// Where its local header starts.
+    offset: u32,
+    size: u32,
+}
+
+/// An entry's local file header, or its central directory header.
+fn header(out: &mut Vec<u8>, signature: u32, record: &Record) -> Result<(), TooLarge> {
+    let central = signature == CENTRAL_HEADER;
+    let name = &record.name;
     put32(out, signature);
-    if local_offset.is_some() {
+    if central {
         put16(out, VERSION_MADE_BY);
     }
     put16(out, VERSION_NEEDED);
-    put16(out, flags);
+    put16(out, if name.is_ascii() { 0 } else { FLAG_UTF8 });
     put16(out, METHOD_DEFLATE);
     put16(out, 0); // time: 00:00:00
     put16(out, DOS_EPOCH_DATE);
-    put32(out, deflated.crc);
-    put32(out, u32_of(deflated.bytes.len(), "an entry of 4 GiB")?);
-    put32(out, u32_of(deflated.size, "an entry of 4 GiB")?);
+    put32(out, record.crc);
+    put32(out, record.compressed);
+    put32(out, record.size);
     put16(
         out,
         u16::try_from(name.len()).map_err(|_| TooLarge("an entry name of 64 KiB"))?,
     );
     put16(out, 0); // extra field length
-    if let Some(offset) = local_offset {
+    if central {
         put16(out, 0); // comment length
         put16(out, 0); // disk number
         put16(out, 0); // internal attributes
         put32(out, EXTERNAL_ATTRIBUTES);
-        put32(out, offset);
+        put32(out, record.offset);
     }
     out.extend_from_slice(name.as_bytes());
     Ok(())
@@ -253,16 +266,19 @@ mod tests {
 
     #[test]
     fn another_reader_sees_the_entries_their_content_times_and_modes() {
-        let entries = vec![
-            ("a/b.rules".to_owned(), deflate(b"first\n", 6)),
-            ("c/\u{e9}.yaml".to_owned(), deflate(&text(CHUNK + 5), 6)),
+        let files = [
+            ("a/b.rules", b"first\n".to_vec()),
+            ("c/\u{e9}.yaml", text(CHUNK + 5)),
         ];
-        let bytes = write(&entries).expect("small enough");
+        let entries = (files.iter())
+            .map(|(name, content)| (name.to_string(), deflate(content, 6)))
+            .collect();
+        let bytes = write(entries).expect("small enough");
         let mut archive = ZipArchive::new(Cursor::new(bytes)).expect("a zip");
         assert_eq!(archive.len(), 2);
-        for (i, (name, _)) in entries.iter().enumerate() {
+        for (i, (name, expected)) in files.iter().enumerate() {
             let mut entry = archive.by_index(i).expect("an entry");
-            assert_eq!(entry.name().expect("a name"), name.as_str());
+            assert_eq!(entry.name().expect("a name"), *name);
             assert_eq!(entry.last_modified(), Some(zip::DateTime::default()));
             assert_eq!(entry.unix_mode(), Some(0o100_644));
             assert!(entry.extra_data().is_none_or(|e| e.is_empty()));
@@ -270,18 +286,13 @@ mod tests {
             entry
                 .read_to_end(&mut content)
                 .expect("inflates and passes its CRC");
-            let expected = if i == 0 {
-                b"first\n".to_vec()
-            } else {
-                text(CHUNK + 5)
-            };
-            assert_eq!(content, expected);
+            assert_eq!(&content, expected);
         }
     }
 
     #[test]
     fn an_archive_of_no_entries_is_a_bare_end_record() {
-        let bytes = write(&[]).expect("small enough");
+        let bytes = write(Vec::new()).expect("small enough");
         assert_eq!(bytes.len(), 22);
         assert_eq!(ZipArchive::new(Cursor::new(bytes)).expect("a zip").len(), 0);
     }
@@ -291,6 +302,6 @@ mod tests {
         let entries: Vec<(String, Deflated)> = (0..=u16::MAX as usize)
             .map(|i| (i.to_string(), deflate(b"", 6)))
             .collect();
-        assert_eq!(write(&entries), Err(TooLarge("more than 65,535 entries")));
+        assert_eq!(write(entries), Err(TooLarge("more than 65,535 entries")));
     }
 }
