@@ -385,13 +385,23 @@ mod tests {
     }
 
     #[test]
-    fn an_index_of_many_chunks_reads_back_whole_and_in_order() {
+    fn an_index_serialized_a_chunk_at_a_time_is_the_index_serialized_whole() {
         let a = file("s/a.yaml", "- a");
-        let rules: Vec<IndexedRule> = (0..2 * INDEX_CHUNK + 3)
-            .map(|i| indexed(&i.to_string(), &a))
-            .collect();
-        let bundle = package(Kind::Firewall, parts(&[&a]), rules.clone()).expect("packaged");
-        let index = read_index("firewall.zip", &bundle.bytes).expect("an index");
-        assert_eq!(index.rules, rules);
+        for count in [0, 1, INDEX_CHUNK, INDEX_CHUNK + 1] {
+            let rules: Vec<IndexedRule> = (0..count).map(|i| indexed(&i.to_string(), &a)).collect();
+            let mut inflated = Vec::new();
+            let deflated = deflate_index(Kind::Firewall, &rules).bytes;
+            flate2::read::DeflateDecoder::new(deflated.as_slice())
+                .read_to_end(&mut inflated)
+                .expect("one deflate stream");
+            let index = Index {
+                format: INDEX_FORMAT,
+                kind: Kind::Firewall,
+                rules,
+            };
+            let mut whole = serde_json::to_vec(&index).expect("JSON");
+            whole.push(b'\n');
+            assert_eq!(inflated, whole, "{count} rules");
+        }
     }
 }
