@@ -15,6 +15,7 @@ pub mod git;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 use thiserror::Error;
 use walkdir::WalkDir;
@@ -272,7 +273,7 @@ fn collect_folder(
     let hidden = |entry: &walkdir::DirEntry| {
         entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.')
     };
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     for entry in WalkDir::new(root).into_iter().filter_entry(|e| !hidden(e)) {
         let entry = entry.map_err(|source| CollectError::ReadFolder {
             path: root.to_owned(),
@@ -293,14 +294,23 @@ fn collect_folder(
             tracing::debug!(path = %path.display(), "skipped: not a rule file of this source");
             continue;
         };
-        let relative = relative_path(root, path);
-        let bytes = std::fs::read(path).map_err(|source| CollectError::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        let display = display_path(path);
-        files.push((rule_file(source, display, &relative, bytes), format));
+        found.push((entry.into_path(), format));
     }
+    // Files are read in parallel: one source often holds most of a release's bytes.
+    let mut files = found
+        .into_par_iter()
+        .map(|(path, format)| {
+            let bytes = std::fs::read(&path).map_err(|source| CollectError::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            let relative = relative_path(root, &path);
+            Ok((
+                rule_file(source, display_path(&path), &relative, bytes),
+                format,
+            ))
+        })
+        .collect::<Result<Vec<_>, CollectError>>()?;
     // walkdir sorts within a folder at best; a canonical order is by the whole path's bytes.
     files.sort_by(|a, b| a.0.entry.cmp(&b.0.entry));
     Ok(files)
@@ -323,13 +333,14 @@ pub fn display_path(path: &Path) -> String {
 }
 
 fn tree_digest(files: &[(RuleFile, Format)]) -> Sha256 {
+    let digests: Vec<Sha256> = files.par_iter().map(|(f, _)| sha256(&f.bytes)).collect();
     let mut listing = String::new();
-    for (file, _) in files {
+    for ((file, _), digest) in files.iter().zip(digests) {
         let within = file
             .entry
             .split_once('/')
             .map_or(file.entry.as_str(), |(_, rest)| rest);
-        listing.push_str(&format!("{}  {within}\n", sha256(&file.bytes)));
+        listing.push_str(&format!("{digest}  {within}\n"));
     }
     sha256(listing.as_bytes())
 }
