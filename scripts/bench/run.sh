@@ -409,6 +409,9 @@ bench_ips() {
 # functions (the pipeline stages that are not inlined). DWARF unwinding, because release
 # builds keep no frame pointers; at a low rate, so that perf report stays quick.
 bench_perf() {
+    # `head` closes its pipe once it has its lines, on purpose: that is no failure here.
+    local -
+    set +o pipefail
     local tree=$1 data="$WORK/perf.data"
     say "perf record: build of $tree rules (${CONFIG##*/})"
     rm -rf "$WORK/out-perf"
