@@ -229,26 +229,17 @@ pub struct Rendered {
 /// otherwise.
 pub fn render(notes: &Notes, folder: Option<&Path>) -> Result<Rendered, NotesError> {
     let context = context_of(notes);
-    // The two are rendered side by side: a first release lists every rule in both.
-    let (markdown, json) = rayon::join(
-        || render_one(&context, &template(folder, MARKDOWN_TEMPLATE)?),
-        || -> Result<String, NotesError> {
-            let source = template(folder, JSON_TEMPLATE)?;
-            let json = render_one(&context, &source)?;
-            // Checked without building a JSON tree.
-            serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(|source_error| {
-                NotesError::InvalidJson {
-                    template: source.0.clone(),
-                    source: source_error,
-                }
-            })?;
-            Ok(json)
-        },
-    );
-    Ok(Rendered {
-        markdown: markdown?,
-        json: json?,
-    })
+    let markdown = render_one(&context, &template(folder, MARKDOWN_TEMPLATE)?)?;
+    let source = template(folder, JSON_TEMPLATE)?;
+    let json = render_one(&context, &source)?;
+    // Checked without building a JSON tree: a first release lists every rule.
+    serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(|source_error| {
+        NotesError::InvalidJson {
+            template: source.0.clone(),
+            source: source_error,
+        }
+    })?;
+    Ok(Rendered { json, markdown })
 }
 
 /// Renders one template file given by path, for `rulecut notes --template`.
