@@ -6,8 +6,10 @@
 //! does, and references to rules that the release does not hold. Every problem of every file
 //! comes back together, sorted by place.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, hash_map};
 use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use crate::package::IndexedRule;
 use crate::rules::{Diagnostic, Kind, Location, Parsed, Rule, Severity};
@@ -52,11 +54,13 @@ impl Entry {
 ///
 /// The index entries are one list, made with room for every rule of the kind before the first
 /// is moved in, so that it is never grown (which would hold it twice) and is handed on whole
-/// once validation is done. Beside each entry, at the same position, is what only validation
-/// needs; it is dropped with the set.
+/// once validation is done. What only validation needs is kept beside them and dropped with
+/// the set: each entry's place, at the same position, and where each id is held.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     places: Vec<Place>,
+    /// Where each rule id is held in `rules`.
+    positions: HashMap<String, usize>,
     rules: Vec<IndexedRule>,
 }
 
@@ -72,6 +76,7 @@ impl RuleSet {
     fn with_capacity(capacity: usize) -> RuleSet {
         RuleSet {
             places: Vec::with_capacity(capacity),
+            positions: HashMap::with_capacity(capacity),
             rules: Vec::with_capacity(capacity),
         }
     }
@@ -94,14 +99,23 @@ impl RuleSet {
         self.rules
     }
 
-    fn push(&mut self, entry: Entry) {
-        let (place, rule) = entry.split();
-        self.places.push(place);
-        self.rules.push(rule);
-    }
-
-    fn replace(&mut self, at: usize, entry: Entry) {
-        (self.places[at], self.rules[at]) = entry.split();
+    /// Adds a rule. One whose id the set holds already replaces the rule held where it says
+    /// `overwrite`, as OSSEC does; otherwise it comes back with the position of the rule held.
+    fn add(&mut self, entry: Entry) -> Option<(Entry, usize)> {
+        match self.positions.entry(entry.id().to_owned()) {
+            hash_map::Entry::Vacant(slot) => {
+                slot.insert(self.rules.len());
+                let (place, rule) = entry.split();
+                self.places.push(place);
+                self.rules.push(rule);
+                None
+            }
+            hash_map::Entry::Occupied(held) if entry.overwrite => {
+                (self.places[*held.get()], self.rules[*held.get()]) = entry.split();
+                None
+            }
+            hash_map::Entry::Occupied(held) => Some((entry, *held.get())),
+        }
     }
 }
 
@@ -125,55 +139,60 @@ impl Validated {
 /// Gathers parsed files into rule sets and checks them. `missing_reference` says whether a
 /// reference to a rule the release does not hold is an error or a warning.
 pub fn validate(parsed: Vec<(Kind, Parsed<Entry>)>, missing_reference: Severity) -> Validated {
-    let mut validated = Validated::default();
-    let mut counts: BTreeMap<Kind, usize> = BTreeMap::new();
-    for (kind, file) in &parsed {
-        *counts.entry(*kind).or_default() += file.rules.len();
-    }
-    for (&kind, &count) in &counts {
-        validated.sets.insert(kind, RuleSet::with_capacity(count));
-    }
-    // Where each rule id of each kind is held in its set.
-    let mut positions: HashMap<(Kind, String), usize> =
-        HashMap::with_capacity(counts.values().sum());
+    let mut by_kind: BTreeMap<Kind, Vec<Parsed<Entry>>> = BTreeMap::new();
     for (kind, file) in parsed {
-        validated.diagnostics.extend(file.diagnostics);
-        let set = validated.sets.entry(kind).or_default();
-        for rule in file.rules {
-            let key = (kind, rule.id().to_owned());
-            let Some(&at) = positions.get(&key) else {
-                positions.insert(key, set.len());
-                set.push(rule);
-                continue;
-            };
-            if rule.overwrite {
-                set.replace(at, rule);
-                continue;
-            }
-            let message = format!(
-                "duplicate {} rule id `{}`: also defined at {}",
-                kind,
-                rule.id(),
-                set.places[at].location
-            );
-            validated
-                .diagnostics
-                .push(Diagnostic::error(rule.location, message));
-        }
+        by_kind.entry(kind).or_default().push(file);
     }
-    drop(positions);
-    for set in validated.sets.values() {
-        check_references(set, missing_reference, &mut validated.diagnostics);
+    // Kinds share nothing: each is gathered and checked on its own thread.
+    let checked: Vec<(Kind, RuleSet, Vec<Diagnostic>)> = by_kind
+        .into_par_iter()
+        .map(|(kind, files)| {
+            let (set, diagnostics) = gather(kind, files, missing_reference);
+            (kind, set, diagnostics)
+        })
+        .collect();
+    let mut validated = Validated::default();
+    for (kind, set, diagnostics) in checked {
+        validated.sets.insert(kind, set);
+        validated.diagnostics.extend(diagnostics);
     }
     validated.diagnostics.sort();
     validated.diagnostics.dedup();
     validated
 }
 
+/// Gathers the parsed files of one kind, in order, into its rule set, with every problem
+/// found on the way.
+fn gather(
+    kind: Kind,
+    files: Vec<Parsed<Entry>>,
+    missing_reference: Severity,
+) -> (RuleSet, Vec<Diagnostic>) {
+    let mut set = RuleSet::with_capacity(files.iter().map(|f| f.rules.len()).sum());
+    let mut diagnostics = Vec::new();
+    for file in files {
+        diagnostics.extend(file.diagnostics);
+        for rule in file.rules {
+            let Some((rule, at)) = set.add(rule) else {
+                continue;
+            };
+            let message = format!(
+                "duplicate {} rule id `{}`: also defined at {}",
+                kind,
+                rule.id(),
+                set.places[at].location
+            );
+            diagnostics.push(Diagnostic::error(rule.location, message));
+        }
+    }
+    check_references(&set, missing_reference, &mut diagnostics);
+    (set, diagnostics)
+}
+
 fn check_references(set: &RuleSet, severity: Severity, diagnostics: &mut Vec<Diagnostic>) {
-    let known: HashSet<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
+    let known = |id: &String| set.positions.contains_key(id.as_str());
     for (rule, place) in set.rules.iter().zip(&set.places) {
-        for missing in (place.depends_on.iter()).filter(|id| !known.contains(id.as_str())) {
+        for missing in place.depends_on.iter().filter(|id| !known(id)) {
             let message = format!(
                 "rule `{}` builds on rule `{missing}`, which this release does not hold",
                 rule.id
