@@ -6,9 +6,10 @@
 //! updates the changes people care about are spelled out: revision, severity, name, mode
 //! (detect to prevent), minimum agent version, and enabled or disabled.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -149,24 +150,26 @@ impl FieldChange {
 /// The rules of a release, per kind, as their bundle indexes list them.
 pub type Rules = BTreeMap<Kind, Vec<IndexedRule>>;
 
-/// Compares the rules of a release with those of the one before it.
+/// The rules of one kind, none where the release has no bundle of that kind.
+pub fn rules_of(rules: &Rules, kind: Kind) -> &[IndexedRule] {
+    rules.get(&kind).map_or(&[], Vec::as_slice)
+}
+
+/// Compares the rules of a release with those of the one before it, each kind on its own
+/// thread.
 pub fn diff(old: &Rules, new: &Rules) -> ChangeSet {
-    let kinds = old.keys().chain(new.keys()).map(|kind| {
-        let empty = Vec::new();
-        let changes = diff_kind(
-            old.get(kind).unwrap_or(&empty),
-            new.get(kind).unwrap_or(&empty),
-        );
-        (*kind, changes)
-    });
+    let kinds: BTreeSet<Kind> = old.keys().chain(new.keys()).copied().collect();
+    let changes: Vec<(Kind, KindChanges)> = kinds
+        .into_par_iter()
+        .map(|kind| (kind, diff_kind(rules_of(old, kind), rules_of(new, kind))))
+        .collect();
     ChangeSet {
-        kinds: kinds.collect(),
+        kinds: changes.into_iter().collect(),
     }
 }
 
 fn diff_kind(old: &[IndexedRule], new: &[IndexedRule]) -> KindChanges {
     let before: HashMap<&str, &IndexedRule> = old.iter().map(|r| (r.id.as_str(), r)).collect();
-    let after: HashMap<&str, &IndexedRule> = new.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut changes = KindChanges {
         total: new.len(),
         ..KindChanges::default()
@@ -191,8 +194,11 @@ fn diff_kind(old: &[IndexedRule], new: &[IndexedRule]) -> KindChanges {
             Some(_) => {}
         }
     }
-    let removed = old.iter().filter(|r| !after.contains_key(r.id.as_str()));
-    changes.removed = removed.map(RuleSummary::of).collect();
+    if !old.is_empty() {
+        let after: HashSet<&str> = new.iter().map(|r| r.id.as_str()).collect();
+        let removed = old.iter().filter(|r| !after.contains(r.id.as_str()));
+        changes.removed = removed.map(RuleSummary::of).collect();
+    }
     changes
 }
 

@@ -31,7 +31,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{ChangeSet, Rules};
+use crate::diff::{ChangeSet, Rules, rules_of};
 use crate::ledger::Entry;
 use crate::manifest::{ChangeCounts, Manifest, Trigger};
 use crate::package::IndexedRule;
@@ -157,10 +157,6 @@ fn violation(guard: Guard, kind: Kind, rule: Option<&str>, message: String) -> V
 /// The rules of a kind by id.
 fn by_id(rules: &[IndexedRule]) -> HashMap<&str, &IndexedRule> {
     rules.iter().map(|r| (r.id.as_str(), r)).collect()
-}
-
-fn rules_of(rules: &Rules, kind: Kind) -> &[IndexedRule] {
-    rules.get(&kind).map_or(&[], Vec::as_slice)
 }
 
 /// `unraised-revision` and `lowered-revision`, over the updated rules that carry revisions.
