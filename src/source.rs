@@ -296,8 +296,10 @@ fn collect_folder(
         };
         found.push((entry.into_path(), format));
     }
-    // Files are read in parallel: one source often holds most of a release's bytes.
-    let mut files = found
+    // Files are read in parallel: one source often holds most of a release's bytes. The
+    // results are gathered in walk order first, so that of several unreadable files the
+    // first is the one named, whatever thread met it.
+    let read: Vec<Result<(RuleFile, Format), CollectError>> = found
         .into_par_iter()
         .map(|(path, format)| {
             let bytes = std::fs::read(&path).map_err(|source| CollectError::ReadFile {
@@ -310,7 +312,8 @@ fn collect_folder(
                 format,
             ))
         })
-        .collect::<Result<Vec<_>, CollectError>>()?;
+        .collect();
+    let mut files = read.into_iter().collect::<Result<Vec<_>, _>>()?;
     // walkdir sorts within a folder at best; a canonical order is by the whole path's bytes.
     files.sort_by(|a, b| a.0.entry.cmp(&b.0.entry));
     Ok(files)
