@@ -8,8 +8,8 @@
 # Options (each also an environment variable):
 #   --sizes "N ..."   generated rule counts (BENCH_SIZES; default "10000 100000 1000000")
 #   --seed N          generator seed (BENCH_SEED; default 7)
-#   --repeat N        runs per figure; the median is reported (BENCH_REPEAT; default 3, and
-#                     1 for sizes of 1,000,000 and more)
+#   --repeat N        runs per figure; the median is reported (BENCH_REPEAT; default 3, at
+#                     every size: one run of a million rules is too noisy to judge growth by)
 #   --fast-repeat N   runs of the millisecond figures (`scheduled`) (BENCH_FAST_REPEAT; 20)
 #   --corpus          the corpus only, no generated trees
 #   --corpus-dir DIR  the real rule sets (BENCH_CORPUS; default ../shared/corpus from the
@@ -452,10 +452,7 @@ for size in $SIZES; do
         say "generating $size rules (seed $SEED)"
         python3 "$HERE/generate.py" "$size" "$SEED" "$root"
     fi
-    repeat=$REPEAT
-    ((size < 1000000)) || REPEAT=${BENCH_REPEAT_LARGE:-1}
     bench_tree "$size" "$root"
-    REPEAT=$repeat
     largest=$size
 done
 
