@@ -245,35 +245,28 @@ pub fn package(
 
 /// Writes `index.json` as compact JSON, an [`Index`] of `rules`, and deflates it: its entries
 /// are serialized and deflated a chunk at a time in parallel, so that the whole JSON text is
-/// never held.
+/// never held. The head and the closing brackets are pieces of their own.
 fn deflate_index(kind: Kind, rules: &[IndexedRule]) -> Deflated {
     let kind = serde_json::to_string(&kind).expect("a kind always converts to JSON");
     let head = format!("{{\"format\":{INDEX_FORMAT},\"kind\":{kind},\"rules\":[");
-    let chunks: Vec<&[IndexedRule]> = rules.chunks(INDEX_CHUNK).collect();
-    let pieces = (0..=chunks.len()).into_par_iter().map(|i| {
+    let entries = rules.par_chunks(INDEX_CHUNK).enumerate().map(|(i, chunk)| {
         let mut json = Vec::with_capacity(INDEX_CHUNK * 512);
-        if i == 0 {
-            json.extend_from_slice(head.as_bytes());
-        }
-        for (n, rule) in chunks
-            .get(i)
-            .copied()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (n, rule) in chunk.iter().enumerate() {
             if i > 0 || n > 0 {
                 json.push(b',');
             }
             serde_json::to_writer(&mut json, rule).expect("an index entry always converts");
         }
-        let last = i == chunks.len();
-        if last {
-            json.extend_from_slice(b"]}\n");
-        }
-        archive::deflate_piece(&json, DEFLATE_LEVEL, last)
+        archive::deflate_piece(&json, DEFLATE_LEVEL, false)
     });
-    Deflated::join(pieces.collect())
+    let mut pieces = vec![archive::deflate_piece(
+        head.as_bytes(),
+        DEFLATE_LEVEL,
+        false,
+    )];
+    pieces.par_extend(entries);
+    pieces.push(archive::deflate_piece(b"]}\n", DEFLATE_LEVEL, true));
+    Deflated::join(pieces)
 }
 
 /// Reads the rules index of a bundle, inflating at most a bounded number of bytes.
@@ -390,8 +383,9 @@ mod tests {
         for count in [0, 1, INDEX_CHUNK, INDEX_CHUNK + 1] {
             let rules: Vec<IndexedRule> = (0..count).map(|i| indexed(&i.to_string(), &a)).collect();
             let mut inflated = Vec::new();
-            let deflated = deflate_index(Kind::Firewall, &rules).bytes;
-            flate2::read::DeflateDecoder::new(deflated.as_slice())
+            let deflated = deflate_index(Kind::Firewall, &rules);
+            let stream: Vec<u8> = deflated.stream().flatten().copied().collect();
+            flate2::read::DeflateDecoder::new(stream.as_slice())
                 .read_to_end(&mut inflated)
                 .expect("one deflate stream");
             let index = Index {

@@ -81,11 +81,6 @@ impl RuleSet {
         }
     }
 
-    /// The index entries of the rules, in order.
-    pub fn rules(&self) -> &[IndexedRule] {
-        &self.rules
-    }
-
     pub fn len(&self) -> usize {
         self.rules.len()
     }
@@ -278,7 +273,7 @@ mod tests {
             Severity::Error,
         );
         assert!(v.diagnostics.is_empty());
-        let rules = v.sets[&Kind::LogInspection].rules();
+        let rules = &v.sets[&Kind::LogInspection].rules;
         assert_eq!((rules[0].name.as_str(), rules.len()), ("new", 2));
     }
 
@@ -300,7 +295,7 @@ mod tests {
             ["a.xml:9:1: duplicate log-inspection rule id `2`: also defined at a.xml:5:1"]
         );
         let set = &v.sets[&Kind::LogInspection];
-        let names: Vec<&str> = set.rules().iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<&str> = set.rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["new", "rule 2"]);
         assert_eq!(set.len(), 2);
     }

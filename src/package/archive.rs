@@ -23,11 +23,13 @@ pub struct Piece {
     crc: Crc,
 }
 
-/// A whole entry, deflated: its compressed bytes, and the CRC-32 and size of its content.
+/// A whole entry, deflated: its pieces' compressed bytes, which joined in order are its
+/// deflate stream (kept apart, so that they are copied once, into the archive), and the CRC-32
+/// and size of its content.
 #[derive(Debug)]
 pub struct Deflated {
-    pub bytes: Vec<u8>,
     pub crc: u32,
+    pieces: Vec<Vec<u8>>,
     pub size: u64,
 }
 
@@ -36,17 +38,27 @@ impl Deflated {
     pub fn join(pieces: Vec<Piece>) -> Deflated {
         let mut crc = Crc::new();
         let mut size = 0u64;
-        let mut bytes = Vec::with_capacity(pieces.iter().map(|p| p.bytes.len()).sum());
+        let mut streams = Vec::with_capacity(pieces.len());
         for piece in pieces {
             size += u64::from(piece.crc.amount());
             crc.combine(&piece.crc);
-            bytes.extend_from_slice(&piece.bytes);
+            streams.push(piece.bytes);
         }
         Deflated {
-            bytes,
             crc: crc.sum(),
+            pieces: streams,
             size,
         }
+    }
+
+    /// The length of the deflate stream.
+    pub fn compressed_len(&self) -> usize {
+        self.pieces.iter().map(Vec::len).sum()
+    }
+
+    /// The deflate stream, piece by piece.
+    pub fn stream(&self) -> impl Iterator<Item = &[u8]> {
+        self.pieces.iter().map(Vec::as_slice)
     }
 }
 
@@ -119,20 +131,22 @@ pub fn write(entries: Vec<(String, Deflated)>) -> Result<Vec<u8>, TooLarge> {
     let count = u16::try_from(entries.len()).map_err(|_| TooLarge("more than 65,535 entries"))?;
     let size: usize = entries
         .iter()
-        .map(|(n, d)| 76 + 2 * n.len() + d.bytes.len())
+        .map(|(n, d)| 76 + 2 * n.len() + d.compressed_len())
         .sum();
     let mut out = Vec::with_capacity(size + 22);
     let mut records = Vec::with_capacity(entries.len());
     for (name, deflated) in entries {
         let record = Record {
-            compressed: u32_of(deflated.bytes.len(), "an entry of 4 GiB")?,
+            compressed: u32_of(deflated.compressed_len(), "an entry of 4 GiB")?,
             crc: deflated.crc,
             name,
             offset: u32_of(out.len(), "4 GiB")?,
             size: u32_of(deflated.size, "an entry of 4 GiB")?,
         };
         header(&mut out, LOCAL_HEADER, &record)?;
-        out.extend_from_slice(&deflated.bytes);
+        deflated
+            .stream()
+            .for_each(|piece| out.extend_from_slice(piece));
         records.push(record);
     }
     let directory_start = u32_of(out.len(), "4 GiB")?;
@@ -235,9 +249,10 @@ mod tests {
         out
     }
 
-    fn inflate(bytes: &[u8]) -> Vec<u8> {
+    fn inflate(deflated: &Deflated) -> Vec<u8> {
+        let stream: Vec<u8> = deflated.stream().flatten().copied().collect();
         let mut out = Vec::new();
-        flate2::read::DeflateDecoder::new(bytes)
+        flate2::read::DeflateDecoder::new(stream.as_slice())
             .read_to_end(&mut out)
             .expect("a valid deflate stream");
         out
@@ -248,7 +263,7 @@ mod tests {
         for len in [0, 1, CHUNK - 1, CHUNK, 3 * CHUNK + 17] {
             let data = text(len);
             let deflated = deflate(&data, 6);
-            assert_eq!(inflate(&deflated.bytes), data, "{len} bytes");
+            assert_eq!(inflate(&deflated), data, "{len} bytes");
             assert_eq!(deflated.size, len as u64);
             let mut crc = Crc::new();
             crc.update(&data);
@@ -260,7 +275,7 @@ mod tests {
     fn chunking_costs_little_compression() {
         let data = text(4 * CHUNK);
         let whole = deflate_piece(&data, 6, true).bytes.len();
-        let chunked = deflate(&data, 6).bytes.len();
+        let chunked = deflate(&data, 6).compressed_len();
         assert!(chunked < whole + whole / 100, "{chunked} against {whole}");
     }
 
