@@ -116,7 +116,10 @@ pub fn parse(file: &RuleFile, kind: Kind) -> Parsed {
             rules: Vec::new(),
         };
     };
-    let raw: Vec<YamlRule> = match serde_saphyr::from_str(text) {
+    // Comments are still checked as YAML, but not kept: no rule field holds one, and keeping
+    // them cost a quarter of the time YAML rules take to read.
+    let options = serde_saphyr::options! { emit_comments: false };
+    let raw: Vec<YamlRule> = match serde_saphyr::from_str_with_options(text, options) {
         Ok(raw) => raw,
         Err(error) => {
             let (line, column, message) = describe_error(&error);
