@@ -13,15 +13,13 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 use thiserror::Error;
 use zip::ZipArchive;
 
 use archive::{Deflated, TooLarge};
 
 use crate::digest::{Sha256, sha256};
-use crate::rules::{Kind, Mode, Rule, RuleFile};
+use crate::rules::{Kind, Metadata, Mode, Rule, RuleFile};
 use crate::version::AgentVersion;
 
 /// The deflate level of every entry: zip's own default, so that bundles compare fairly with
@@ -113,7 +111,7 @@ impl IndexedRule {
             disabled: rule.disabled,
             id: rule.id,
             line: rule.location.line,
-            metadata: Metadata::new(&rule.metadata),
+            metadata: rule.metadata,
             min_agent_version: rule.min_agent_version,
             min_manager_version: rule.min_manager_version,
             mode: rule.mode,
@@ -123,34 +121,6 @@ impl IndexedRule {
             revision: rule.revision,
             severity: rule.severity,
         }
-    }
-}
-
-/// A rule's metadata as compact JSON text. Nothing reads it but people and importers, so it
-/// is held as text: one allocation where a JSON tree would take dozens.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct Metadata(Box<RawValue>);
-
-impl Metadata {
-    pub fn new(map: &Map<String, Value>) -> Metadata {
-        Metadata(serde_json::value::to_raw_value(map).expect("a JSON map always converts"))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.get() == "{}"
-    }
-}
-
-impl Default for Metadata {
-    fn default() -> Metadata {
-        Metadata::new(&Map::new())
-    }
-}
-
-impl PartialEq for Metadata {
-    fn eq(&self, other: &Metadata) -> bool {
-        self.0.get() == other.0.get()
     }
 }
 

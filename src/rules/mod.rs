@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The four kinds of rule a release carries, one bundle each.
@@ -192,6 +193,44 @@ pub enum Mode {
     Prevent,
 }
 
+/// A rule's metadata: a JSON object, held as compact text. Nothing reads it but people and
+/// importers, so it is kept as text from the start: one allocation where a JSON tree would take
+/// dozens, and a parser that knows its fields writes it without building a tree first.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Metadata(Box<RawValue>);
+
+impl Metadata {
+    /// The metadata `object` holds; it must serialize as a JSON object.
+    pub fn new(object: &impl Serialize) -> Metadata {
+        let text = serde_json::value::to_raw_value(object).expect("metadata always converts");
+        debug_assert!(text.get().starts_with('{'), "metadata is a JSON object");
+        Metadata(text)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.get() == "{}"
+    }
+
+    /// The metadata as a JSON map, for tests to look into.
+    #[cfg(test)]
+    pub fn to_map(&self) -> Map<String, Value> {
+        serde_json::from_str(self.0.get()).expect("metadata is a JSON object")
+    }
+}
+
+impl Default for Metadata {
+    fn default() -> Metadata {
+        Metadata::new(&Map::new())
+    }
+}
+
+impl PartialEq for Metadata {
+    fn eq(&self, other: &Metadata) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
 /// One rule, whatever its format, with the metadata every kind shares.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
@@ -212,7 +251,7 @@ pub struct Rule {
     pub kind: Kind,
     pub location: Location,
     /// Everything else the format says about the rule, for the bundle's index.
-    pub metadata: Map<String, Value>,
+    pub metadata: Metadata,
     pub min_agent_version: Option<String>,
     pub min_manager_version: Option<String>,
     pub mode: Option<Mode>,
@@ -237,7 +276,7 @@ impl Rule {
             id,
             kind,
             location,
-            metadata: Map::new(),
+            metadata: Metadata::default(),
             min_agent_version: None,
             min_manager_version: None,
             mode: None,

@@ -11,13 +11,15 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
 use crate::version::AgentVersion;
 
 use super::yaml_kinds::{self, Firewall, Integrity, IntrusionPrevention, LogInspection};
-use super::{Diagnostic, Kind, Location, Mode, Parsed, Rule, RuleFile, is_attack_id, is_cve_id};
+use super::{
+    Diagnostic, Kind, Location, Metadata, Mode, Parsed, Rule, RuleFile, is_attack_id, is_cve_id,
+};
 
 const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
@@ -172,16 +174,17 @@ fn convert(raw: YamlRule, kind: Kind, checker: &mut Checker) -> Option<Rule> {
     rule.recommended = raw.recommended;
     rule.revision = raw.revision.map(|r| r.value);
     rule.severity = raw.severity.map(|s| s.value);
+    let mut metadata = Map::new();
     for (key, date) in [("issued", raw.issued), ("updated", raw.updated)] {
         if let Some(date) = date {
-            rule.metadata
-                .insert(key.to_owned(), Value::String(date.value));
+            metadata.insert(key.to_owned(), Value::String(date.value));
         }
     }
     if let Some((name, value)) = section {
         rule.depends_on = yaml_kinds::depends_on(&value);
-        rule.metadata.insert(name.to_owned(), value);
+        metadata.insert(name.to_owned(), value);
     }
+    rule.metadata = Metadata::new(&metadata);
     Some(rule)
 }
 

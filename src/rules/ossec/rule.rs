@@ -9,7 +9,7 @@ use roxmltree::Node;
 use serde_json::{Map, Value};
 
 use super::{Reader, split_names, variable_name};
-use crate::rules::{Diagnostic, Location, Rule, add_value, is_attack_id, normalise_cve};
+use crate::rules::{Diagnostic, Location, Metadata, Rule, add_value, is_attack_id, normalise_cve};
 
 /// What a rule element said so far, with the problems found reading it.
 struct Draft {
@@ -17,6 +17,8 @@ struct Draft {
     /// The enclosing groups' names, then the rule's own `<group>` names.
     groups: Vec<String>,
     level: Option<u8>,
+    /// What becomes the rule's metadata once it is read.
+    metadata: Map<String, Value>,
     problems: Vec<Diagnostic>,
     rule: Rule,
 }
@@ -34,6 +36,7 @@ impl Reader<'_> {
             description: None,
             groups: inherited.to_vec(),
             level: None,
+            metadata: Map::new(),
             problems: Vec::new(),
             rule: Rule::new(self.kind, String::new(), location, content),
         };
@@ -93,7 +96,7 @@ impl Reader<'_> {
                     self.problem(draft, range, message, true);
                 }
                 name => {
-                    draft.rule.metadata.insert(name.to_owned(), value.into());
+                    draft.metadata.insert(name.to_owned(), value.into());
                 }
             }
         }
@@ -110,11 +113,11 @@ impl Reader<'_> {
             "info" => self.info(child, text, draft),
             "if_sid" | "if_matched_sid" => {
                 self.depends_on(child, &text, draft);
-                add_value(&mut draft.rule.metadata, name, text.into());
+                add_value(&mut draft.metadata, name, text.into());
             }
             _ => {
                 let value = self.option_value(child, text);
-                add_value(&mut draft.rule.metadata, name, value);
+                add_value(&mut draft.metadata, name, value);
             }
         }
     }
@@ -166,7 +169,7 @@ impl Reader<'_> {
         let mut entry = Map::new();
         entry.insert("type".into(), kind.unwrap_or("text").into());
         entry.insert("value".into(), text.into());
-        add_value(&mut draft.rule.metadata, "info", entry.into());
+        add_value(&mut draft.metadata, "info", entry.into());
     }
 
     /// `<if_sid>` and `<if_matched_sid>` list the rules this one builds on.
@@ -261,7 +264,9 @@ fn finish(draft: Draft) -> Rule {
     for group in draft.groups {
         push_unique(&mut groups, group);
     }
-    rule.metadata.insert("groups".into(), groups.into());
+    let mut metadata = draft.metadata;
+    metadata.insert("groups".into(), groups.into());
+    rule.metadata = Metadata::new(&metadata);
     rule
 }
 

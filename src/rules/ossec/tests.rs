@@ -66,7 +66,7 @@ fn reads_a_rule_with_its_metadata_and_inherited_groups() {
     assert_eq!(rule.attack, ["T1110"]);
     assert_eq!(rule.cves, ["CVE-1999-0058"]);
     assert!(rule.overwrite);
-    let meta = &rule.metadata;
+    let meta = rule.metadata.to_map();
     let groups = json!([
         "syslog",
         "sshd",
@@ -82,7 +82,7 @@ fn reads_a_rule_with_its_metadata_and_inherited_groups() {
     assert_eq!(meta["field"], json!({"name": "srcuser", "value": "root"}));
     // The severity is the level; the index does not say it twice.
     assert!(meta.get("level").is_none());
-    assert_eq!(parsed.rules[0].metadata["noalert"], "1");
+    assert_eq!(parsed.rules[0].metadata.to_map()["noalert"], "1");
     assert!(!parsed.rules[0].overwrite);
 }
 
@@ -153,7 +153,7 @@ fn a_bare_ampersand_is_read_literally_with_a_warning_and_offsets_stay_right() {
         found[1].starts_with("3:20 warning not strict XML: bare `&`"),
         "{found:?}"
     );
-    assert_eq!(parsed.rules[0].metadata["match"], "&block=1&");
+    assert_eq!(parsed.rules[0].metadata.to_map()["match"], "&block=1&");
     // Wazuh takes entities literally, and so does the index.
     assert_eq!(parsed.rules[0].name, "a &amp; b");
     let second = &parsed.rules[1];
@@ -193,7 +193,7 @@ fn variables_must_be_defined_earlier_in_the_file() {
     let defined = text.replace("<match>$bad_words</match>", "");
     let parsed = read(defined.as_bytes());
     assert!(parsed.diagnostics.is_empty(), "{:?}", diagnostics(&parsed));
-    assert_eq!(parsed.rules[0].metadata["frequency"], "8");
+    assert_eq!(parsed.rules[0].metadata.to_map()["frequency"], "8");
     assert!(parsed.rules[0].content.contains("frequency=\"$FREQ\""));
 }
 
@@ -285,7 +285,7 @@ fn unreadable_references_warn_and_keep_the_rule() {
     assert!(found[1].starts_with("2:93 "), "{found:?}");
     assert_eq!(parsed.rules.len(), 1);
     let info = json!({"type": "cve", "value": "MS08-067"});
-    assert_eq!(parsed.rules[0].metadata["info"], info);
+    assert_eq!(parsed.rules[0].metadata.to_map()["info"], info);
 }
 
 #[test]

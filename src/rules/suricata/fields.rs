@@ -1,10 +1,23 @@
 //! What a Suricata rule's options say about it: its identity, name, CVEs, ATT&CK ids and the
 //! metadata the bundle's index shows. Split from the reader, which only finds the options.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 
 use super::{Fields, RawOption, RuleReader};
-use crate::rules::{Kind, Mode, Rule, add_value, is_attack_id, normalise_cve};
+use crate::rules::{Kind, Metadata, Mode, Rule, is_attack_id, normalise_cve};
+
+/// The options that matter to a release, which option names match whatever their case.
+const FIELDS: [&str; 7] = [
+    "classtype",
+    "gid",
+    "metadata",
+    "msg",
+    "reference",
+    "rev",
+    "sid",
+];
 
 impl RuleReader<'_> {
     /// Reads the options that matter to a release; detection options stay in the rule's text.
@@ -12,12 +25,13 @@ impl RuleReader<'_> {
         let text = self.text;
         let mut fields = Fields::default();
         for option in options {
-            let name = text[option.name.clone()].to_ascii_lowercase();
+            let name = &text[option.name.clone()];
+            let known = FIELDS.iter().find(|field| field.eq_ignore_ascii_case(name));
             let value = option
                 .value
                 .clone()
                 .map(|range| (range.start, &text[range]));
-            match (name.as_str(), value) {
+            match (known.copied().unwrap_or_default(), value) {
                 ("sid", _) => {
                     fields.has_sid = true;
                     fields.sid = self.number(option, fields.sid, 1);
@@ -201,36 +215,69 @@ fn metadata_pairs(at: usize, value: &str, fields: &mut Fields) {
 /// a key given more than once becomes a list. Pairs the shared fields already carry (severity,
 /// ATT&CK ids, CVEs, mode, minimum agent version) are not repeated, and ET's dates become
 /// `issued` and `updated`. The action and header are the rule's logic, in its text.
-fn index_entry(fields: &Fields) -> Map<String, Value> {
-    let mut entry = Map::new();
-    if let Some(classtype) = &fields.classtype {
-        entry.insert("classtype".into(), classtype.as_str().into());
-    }
-    if !fields.references.is_empty() {
-        entry.insert("references".into(), fields.references.clone().into());
-    }
-    let mut pairs = Map::new();
+fn index_entry(fields: &Fields) -> Metadata {
+    let mut entry = IndexEntry {
+        classtype: fields.classtype.as_deref(),
+        issued: None,
+        metadata: BTreeMap::new(),
+        references: &fields.references,
+        updated: None,
+    };
     for (key, value, _) in &fields.metadata {
         match key.as_str() {
-            "created_at" => _ = entry.insert("issued".into(), iso_date(value).into()),
-            "updated_at" => _ = entry.insert("updated".into(), iso_date(value).into()),
+            "created_at" => entry.issued = Some(iso_date(value)),
+            "updated_at" => entry.updated = Some(iso_date(value)),
             "signature_severity" | "mitre_technique_id" | "cve" | "mode" | "min_agent_version" => {}
-            _ => add_value(&mut pairs, key, value.as_str().into()),
+            _ => entry.metadata.entry(key).or_default().0.push(value),
         }
     }
-    if !pairs.is_empty() {
-        entry.insert("metadata".into(), pairs.into());
+    Metadata::new(&entry)
+}
+
+/// The index's metadata of a Suricata rule, written straight to JSON text. The fields are in
+/// alphabetical order, as in every other kind's metadata.
+#[derive(Serialize)]
+struct IndexEntry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classtype: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: BTreeMap<&'a str, Values<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    references: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated: Option<String>,
+}
+
+/// The values of one `metadata` key: a string when there is one, a list when there are more.
+#[derive(Default)]
+struct Values<'a>(Vec<&'a String>);
+
+impl Serialize for Values<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => one.serialize(serializer),
+            all => all.serialize(serializer),
+        }
     }
-    entry
 }
 
 /// ET writes dates in its metadata as `2019_07_26`; the index uses ISO 8601.
 fn iso_date(value: &str) -> String {
-    let parts: Vec<&str> = value.split('_').collect();
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    match parts.as_slice() {
-        [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2) => format!("{y}-{m}-{d}"),
-        _ => value.to_owned(),
+    let separator = |at: usize| at == 4 || at == 7;
+    let date = value.len() == 10
+        && (value.bytes().enumerate()).all(|(at, b)| {
+            if separator(at) {
+                b == b'_'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if date {
+        value.replace('_', "-")
+    } else {
+        value.to_owned()
     }
 }
 

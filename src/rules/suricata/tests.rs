@@ -51,7 +51,7 @@ fn reads_identity_name_and_metadata_of_a_rule() {
     assert_eq!(rule.severity.as_deref(), Some("Critical"));
     assert_eq!(rule.mode, Some(Mode::Detect));
     assert!(!rule.disabled);
-    let meta = &rule.metadata;
+    let meta = rule.metadata.to_map();
     assert_eq!(meta["classtype"], "attempted-admin");
     assert_eq!(meta["issued"], "2017-04-17");
     assert_eq!(meta["updated"], "2019-07-26");
@@ -355,4 +355,24 @@ fn every_problem_in_a_file_is_reported_and_good_rules_still_read() {
         .collect();
     assert_eq!(places, ["t.rules:1:36", "t.rules:3:44"]);
     assert!(parsed.diagnostics[0].message.contains("UTF-8"));
+}
+
+#[test]
+fn option_names_are_read_whatever_their_case() {
+    let parsed = read(b"alert ip any any -> any any (MSG:\"x\"; Sid:7; REV:2; ClassType:misc;)\n");
+    let rule = &parsed.rules[0];
+    assert_eq!((rule.id.as_str(), rule.name.as_str()), ("1:7", "x"));
+    assert_eq!(rule.revision, Some(2));
+    assert_eq!(rule.metadata.to_map()["classtype"], "misc");
+}
+
+#[test]
+fn only_whole_et_dates_become_iso_dates() {
+    let dates = "created_at 2019_07_2, updated_at 2019_07_26_1";
+    let text = format!("alert ip any any -> any any (sid:1; metadata:{dates};)\n");
+    let meta = read(text.as_bytes()).rules[0].metadata.to_map();
+    assert_eq!(
+        (&meta["issued"], &meta["updated"]),
+        (&json!("2019_07_2"), &json!("2019_07_26_1"))
+    );
 }
