@@ -32,7 +32,7 @@ use crate::rules::{Diagnostic, Format, Kind, Parsed, RuleFile};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::git::TagError;
 use crate::source::{self, CollectError, Collected, Revision};
-use crate::validate::{self, Entry, RuleSet, Validated};
+use crate::validate::{Entry, Gathering, RuleSet, Validated};
 use crate::version::AgentVersion;
 
 /// How long `latest.json` stays valid after it is signed.
@@ -189,7 +189,9 @@ pub fn collect(config: &Config) -> Result<Vec<Collected>, ReleaseError> {
 
 /// Parses and validates collected sources. Each file's rules are turned into [`Entry`]s as
 /// soon as it is read, so only one file's parsed rules are held at a time per thread, and its
-/// bytes are dropped once read (and compressed, to cut a release).
+/// bytes are dropped once read (and compressed, to cut a release). Files are read a batch at a
+/// time and their entries gathered before the next batch, so the entries are never held twice,
+/// once in their files' lists and once in their kinds' sets.
 pub fn check_collected(
     config: &Config,
     mut collected: Vec<Collected>,
@@ -205,23 +207,35 @@ pub fn check_collected(
         })
         .collect();
     let count = files.len();
-    let read = files
-        .into_par_iter()
-        .map(|(kind, file, format)| {
-            let parsed = entries(config, &file, format.parse(&file, kind));
-            let part = match purpose {
-                Purpose::Cut => Some(package::compress(&file)),
-                Purpose::Check => None,
-            };
-            (kind, parsed, part)
-        })
-        .collect::<Vec<_>>();
     let mut parts: BTreeMap<Kind, Vec<Part>> = BTreeMap::new();
-    let parsed = read.into_iter().map(|(kind, parsed, part)| {
-        parts.entry(kind).or_default().extend(part);
-        (kind, parsed)
-    });
-    let validated = validate::validate(parsed.collect(), config.missing_references);
+    let mut gathering = Gathering::new(config.missing_references);
+    // Enough files a batch to keep every thread busy while the slowest file is read.
+    let batch = 4 * rayon::current_num_threads();
+    let mut files = files.into_iter();
+    loop {
+        let read: Vec<_> = files
+            .by_ref()
+            .take(batch)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|(kind, file, format)| {
+                let parsed = entries(config, &file, format.parse(&file, kind));
+                let part = match purpose {
+                    Purpose::Cut => Some(package::compress(&file)),
+                    Purpose::Check => None,
+                };
+                (kind, parsed, part)
+            })
+            .collect();
+        if read.is_empty() {
+            break;
+        }
+        for (kind, parsed, part) in read {
+            parts.entry(kind).or_default().extend(part);
+            gathering.add(kind, parsed);
+        }
+    }
+    let validated = gathering.finish();
     tracing::info!(
         sources = collected.len(),
         rules = validated.sets.values().map(RuleSet::len).sum::<usize>(),

@@ -52,10 +52,9 @@ impl Entry {
 
 /// All rules of one kind, in the order of their files and their places in them.
 ///
-/// The index entries are one list, made with room for every rule of the kind before the first
-/// is moved in, so that it is never grown (which would hold it twice) and is handed on whole
-/// once validation is done. What only validation needs is kept beside them and dropped with
-/// the set: each entry's place, at the same position, and where each id is held.
+/// The index entries are one list, handed on whole once validation is done. What only
+/// validation needs is kept beside them and dropped with the set: each entry's place, at the
+/// same position, and where each id is held.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     places: Vec<Place>,
@@ -73,12 +72,11 @@ struct Place {
 }
 
 impl RuleSet {
-    fn with_capacity(capacity: usize) -> RuleSet {
-        RuleSet {
-            places: Vec::with_capacity(capacity),
-            positions: HashMap::with_capacity(capacity),
-            rules: Vec::with_capacity(capacity),
-        }
+    /// Makes room for `more` rules.
+    fn reserve(&mut self, more: usize) {
+        self.places.reserve(more);
+        self.positions.reserve(more);
+        self.rules.reserve(more);
     }
 
     pub fn len(&self) -> usize {
@@ -131,42 +129,33 @@ impl Validated {
     }
 }
 
-/// Gathers parsed files into rule sets and checks them. `missing_reference` says whether a
-/// reference to a rule the release does not hold is an error or a warning.
-pub fn validate(parsed: Vec<(Kind, Parsed<Entry>)>, missing_reference: Severity) -> Validated {
-    let mut by_kind: BTreeMap<Kind, Vec<Parsed<Entry>>> = BTreeMap::new();
-    for (kind, file) in parsed {
-        by_kind.entry(kind).or_default().push(file);
-    }
-    // Kinds share nothing: each is gathered and checked on its own thread.
-    let checked: Vec<(Kind, RuleSet, Vec<Diagnostic>)> = by_kind
-        .into_par_iter()
-        .map(|(kind, files)| {
-            let (set, diagnostics) = gather(kind, files, missing_reference);
-            (kind, set, diagnostics)
-        })
-        .collect();
-    let mut validated = Validated::default();
-    for (kind, set, diagnostics) in checked {
-        validated.sets.insert(kind, set);
-        validated.diagnostics.extend(diagnostics);
-    }
-    validated.diagnostics.sort();
-    validated.diagnostics.dedup();
-    validated
+/// Gathers parsed files, in order, into one rule set per kind, with every problem found on the
+/// way, then checks what needs them all.
+///
+/// Files are added as they are read, so a caller can read them a few at a time: the entries of
+/// the files read so far move into the sets, and the memory of their per-file lists serves the
+/// next files, instead of every file's list being held beside the sets.
+pub struct Gathering {
+    diagnostics: Vec<Diagnostic>,
+    /// Whether a reference to a rule the release does not hold is an error or a warning.
+    missing_reference: Severity,
+    sets: BTreeMap<Kind, RuleSet>,
 }
 
-/// Gathers the parsed files of one kind, in order, into its rule set, with every problem
-/// found on the way.
-fn gather(
-    kind: Kind,
-    files: Vec<Parsed<Entry>>,
-    missing_reference: Severity,
-) -> (RuleSet, Vec<Diagnostic>) {
-    let mut set = RuleSet::with_capacity(files.iter().map(|f| f.rules.len()).sum());
-    let mut diagnostics = Vec::new();
-    for file in files {
-        diagnostics.extend(file.diagnostics);
+impl Gathering {
+    pub fn new(missing_reference: Severity) -> Gathering {
+        Gathering {
+            diagnostics: Vec::new(),
+            missing_reference,
+            sets: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the next file's rules to its kind's set.
+    pub fn add(&mut self, kind: Kind, file: Parsed<Entry>) {
+        self.diagnostics.extend(file.diagnostics);
+        let set = self.sets.entry(kind).or_default();
+        set.reserve(file.rules.len());
         for rule in file.rules {
             let Some((rule, at)) = set.add(rule) else {
                 continue;
@@ -177,14 +166,33 @@ fn gather(
                 rule.id(),
                 set.places[at].location
             );
-            diagnostics.push(Diagnostic::error(rule.location, message));
+            self.diagnostics
+                .push(Diagnostic::error(rule.location, message));
         }
     }
-    check_references(&set, missing_reference, &mut diagnostics);
-    (set, diagnostics)
+
+    /// Checks the references in every set, each kind on its own thread, and gives the sets
+    /// with every problem, sorted by place.
+    pub fn finish(self) -> Validated {
+        let severity = self.missing_reference;
+        let mut diagnostics = self.diagnostics;
+        let missing: Vec<Vec<Diagnostic>> = self
+            .sets
+            .par_iter()
+            .map(|(_, set)| check_references(set, severity))
+            .collect();
+        diagnostics.extend(missing.into_iter().flatten());
+        diagnostics.sort();
+        diagnostics.dedup();
+        Validated {
+            diagnostics,
+            sets: self.sets,
+        }
+    }
 }
 
-fn check_references(set: &RuleSet, severity: Severity, diagnostics: &mut Vec<Diagnostic>) {
+fn check_references(set: &RuleSet, severity: Severity) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
     let known = |id: &String| set.positions.contains_key(id.as_str());
     for (rule, place) in set.rules.iter().zip(&set.places) {
         for missing in place.depends_on.iter().filter(|id| !known(id)) {
@@ -200,6 +208,7 @@ fn check_references(set: &RuleSet, severity: Severity, diagnostics: &mut Vec<Dia
             diagnostics.push(diagnostic);
         }
     }
+    diagnostics
 }
 
 #[cfg(test)]
@@ -216,6 +225,15 @@ mod tests {
         );
         rule.name = format!("rule {id}");
         Entry::new(rule, &path.into())
+    }
+
+    /// Gathers the files in order, as a release gathers its batches.
+    fn validate(files: Vec<(Kind, Parsed<Entry>)>, missing_reference: Severity) -> Validated {
+        let mut gathering = Gathering::new(missing_reference);
+        for (kind, file) in files {
+            gathering.add(kind, file);
+        }
+        gathering.finish()
     }
 
     fn file(rules: Vec<Entry>) -> (Kind, Parsed<Entry>) {

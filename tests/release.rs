@@ -589,3 +589,50 @@ fn bundles_of_many_deflate_pieces_are_the_same_on_one_thread_as_on_four() {
         assert_eq!(String::from_utf8_lossy(&output.stdout), big);
     }
 }
+
+/// Files are read a batch at a time; what relates rules of different files works the same
+/// whichever batches the files fall in. Far more files than any batch holds here.
+#[test]
+fn duplicates_and_overwrites_are_found_across_many_files() {
+    let project = Project::samples();
+    let folder = project.path().join("rules/log-inspection");
+    let count = 40 * std::thread::available_parallelism().map_or(1, usize::from);
+    let rule = |id: usize, overwrite: &str, text: &str| {
+        format!(
+            "<group name=\"many,\">\n  <rule id=\"{id}\" level=\"3\"{overwrite}>\n    \
+             <match>{text}</match>\n    <description>rule {text}</description>\n  \
+             </rule>\n</group>\n"
+        )
+    };
+    for n in 0..count {
+        let text = rule(300_000 + n, "", &format!("n{n}"));
+        std::fs::write(folder.join(format!("many-{n:04}.xml")), text).expect("write");
+    }
+    let last = folder.join("zz-last.xml");
+    std::fs::write(&last, rule(300_000, "", "again")).expect("write");
+    project
+        .rulecut()
+        .arg("check")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "rules/log-inspection/zz-last.xml:2:3: duplicate log-inspection rule id `300000`: \
+             also defined at rules/log-inspection/many-0000.xml:2:3",
+        ));
+
+    std::fs::write(&last, rule(300_000, " overwrite=\"yes\"", "again")).expect("write");
+    let release = project.build(AT);
+    let bundle = std::fs::read(release.join("log-inspection.zip")).expect("the bundle");
+    let index = rulecut::package::read_index("log-inspection.zip", &bundle).expect("an index");
+    let many: Vec<(&str, &str)> = (index.rules.iter())
+        .filter(|r| r.path.contains("many-") || r.path.contains("zz-last"))
+        .map(|r| (r.id.as_str(), r.name.as_str()))
+        .collect();
+    assert_eq!(many.len(), count, "the overwritten rule is held once");
+    assert_eq!(
+        many[0],
+        ("300000", "rule again"),
+        "in the place of the rule it replaces"
+    );
+    assert_eq!(many[count - 1].0, (300_000 + count - 1).to_string());
+}
