@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -60,16 +61,17 @@ pub struct Update {
     pub rule: RuleSummary,
 }
 
-/// The changes of one kind.
+/// The changes of one kind. The lists are shared, not copied, with the notes, which hand them
+/// to templates a rule at a time: a first release lists every rule as new.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct KindChanges {
     /// Intrusion-prevention rules that move from detect to prevent.
-    pub moved_to_prevent: Vec<RuleSummary>,
-    pub new: Vec<RuleSummary>,
-    pub removed: Vec<RuleSummary>,
+    pub moved_to_prevent: Arc<Vec<RuleSummary>>,
+    pub new: Arc<Vec<RuleSummary>>,
+    pub removed: Arc<Vec<RuleSummary>>,
     /// How many rules the kind holds after the release.
     pub total: usize,
-    pub updated: Vec<Update>,
+    pub updated: Arc<Vec<Update>>,
 }
 
 impl KindChanges {
@@ -111,10 +113,10 @@ impl ChangeSet {
                 text,
                 "{kind}: {new} new, {updated} updated, {removed} removed, {total} in all"
             );
-            for rule in &c.new {
+            for rule in c.new.iter() {
                 let _ = writeln!(text, "  + {} - {}", rule.id, rule.name);
             }
-            for update in &c.updated {
+            for update in c.updated.iter() {
                 let fields: Vec<String> = update.changes.iter().map(FieldChange::to_text).collect();
                 let detail = if fields.is_empty() {
                     "content".to_owned()
@@ -127,7 +129,7 @@ impl ChangeSet {
                     update.rule.id, update.rule.name
                 );
             }
-            for rule in &c.removed {
+            for rule in c.removed.iter() {
                 let _ = writeln!(text, "  - {} - {}", rule.id, rule.name);
             }
         }
@@ -170,23 +172,20 @@ pub fn diff(old: &Rules, new: &Rules) -> ChangeSet {
 
 fn diff_kind(old: &[IndexedRule], new: &[IndexedRule]) -> KindChanges {
     let before: HashMap<&str, &IndexedRule> = old.iter().map(|r| (r.id.as_str(), r)).collect();
-    let mut changes = KindChanges {
-        total: new.len(),
-        ..KindChanges::default()
-    };
+    let (mut added, mut moved_to_prevent, mut updated) = (Vec::new(), Vec::new(), Vec::new());
     for rule in new {
         match before.get(rule.id.as_str()) {
-            None => changes.new.push(RuleSummary::of(rule)),
+            None => added.push(RuleSummary::of(rule)),
             // A source-wide minimum agent version from release.yaml is not in the content.
             Some(earlier)
                 if earlier.digest != rule.digest
                     || earlier.min_agent_version != rule.min_agent_version =>
             {
                 if earlier.mode == Some(Mode::Detect) && rule.mode == Some(Mode::Prevent) {
-                    changes.moved_to_prevent.push(RuleSummary::of(rule));
+                    moved_to_prevent.push(RuleSummary::of(rule));
                 }
                 let fields = field_changes(earlier, rule);
-                changes.updated.push(Update {
+                updated.push(Update {
                     changes: fields,
                     rule: RuleSummary::of(rule),
                 });
@@ -194,12 +193,19 @@ fn diff_kind(old: &[IndexedRule], new: &[IndexedRule]) -> KindChanges {
             Some(_) => {}
         }
     }
+    let mut removed = Vec::new();
     if !old.is_empty() {
         let after: HashSet<&str> = new.iter().map(|r| r.id.as_str()).collect();
-        let removed = old.iter().filter(|r| !after.contains(r.id.as_str()));
-        changes.removed = removed.map(RuleSummary::of).collect();
+        let gone = old.iter().filter(|r| !after.contains(r.id.as_str()));
+        removed = gone.map(RuleSummary::of).collect();
     }
-    changes
+    KindChanges {
+        moved_to_prevent: Arc::new(moved_to_prevent),
+        new: Arc::new(added),
+        removed: Arc::new(removed),
+        total: new.len(),
+        updated: Arc::new(updated),
+    }
 }
 
 fn field_changes(old: &IndexedRule, new: &IndexedRule) -> Vec<FieldChange> {

@@ -165,7 +165,7 @@ fn revisions(input: &Input<'_>) -> Vec<Violation> {
     for (kind, changes) in &input.changes.kinds {
         let old = by_id(rules_of(input.old, *kind));
         let new = by_id(rules_of(input.new, *kind));
-        for update in &changes.updated {
+        for update in changes.updated.iter() {
             let id = update.rule.id.as_str();
             let revisions = old
                 .get(id)

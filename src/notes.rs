@@ -14,17 +14,19 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::{Serde, Value};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Serde, Value};
 use minijinja::{Environment, context};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use thiserror::Error;
 
 use crate::config::SourceConfig;
-use crate::diff::{self, ChangeSet};
+use crate::diff::{self, ChangeSet, KindChanges};
 use crate::ledger::{self, Entry, LedgerError};
 use crate::manifest::{Manifest, SourceRecord, Trigger};
+use crate::rules::Kind;
 use crate::source;
 use crate::version::AgentVersion;
 
@@ -101,6 +103,7 @@ pub struct Notes<'a> {
     pub created: String,
     /// The guards whose refusal the release overrode, such as `mass-removal`.
     pub guards_overridden: Vec<String>,
+    #[serde(serialize_with = "listed_lazily")]
     pub kinds: Cow<'a, ChangeSet>,
     /// The highest minimum agent version the release's new rules need.
     pub min_agent_version: Option<String>,
@@ -147,6 +150,46 @@ impl<'a> Notes<'a> {
             sources: sources.collect(),
             trigger: manifest.trigger.clone(),
         }
+    }
+}
+
+/// Serializes the changes with each list of rules as a [`Listed`]: templates take the rules
+/// one at a time, and the whole list never becomes template values at once.
+fn listed_lazily<S: Serializer>(
+    changes: &Cow<ChangeSet>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let listed = |c: &KindChanges| {
+        context! {
+            moved_to_prevent => Value::from_object(Listed(c.moved_to_prevent.clone())),
+            new => Value::from_object(Listed(c.new.clone())),
+            removed => Value::from_object(Listed(c.removed.clone())),
+            total => c.total,
+            updated => Value::from_object(Listed(c.updated.clone())),
+        }
+    };
+    let kinds: BTreeMap<Kind, Value> = changes.kinds.iter().map(|(k, c)| (*k, listed(c))).collect();
+    kinds.serialize(serializer)
+}
+
+/// A list of changes as templates see it: a sequence whose items become template values only
+/// when a template reads them.
+#[derive(Debug)]
+struct Listed<T>(Arc<Vec<T>>);
+
+impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> Object for Listed<T> {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0
+            .get(key.as_usize()?)
+            .map(|item| Value::from(Serde(item)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
     }
 }
 
@@ -316,8 +359,8 @@ mod tests {
 
     fn notes(trigger: Trigger) -> Notes<'static> {
         let changes = KindChanges {
-            new: vec![summary("100")],
-            removed: vec![summary("7")],
+            new: vec![summary("100")].into(),
+            removed: vec![summary("7")].into(),
             total: 1,
             ..Default::default()
         };
