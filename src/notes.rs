@@ -11,7 +11,6 @@
 //! ([`rebuild`]), and renders the same notes the build wrote, the commit subjects aside where
 //! the git repositories are not at hand.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,15 +95,15 @@ pub struct SourceNote {
     pub revision: String,
 }
 
-/// What the templates see. The changes are borrowed where the caller keeps them: a first
+/// What the templates see. The changes' lists are shared with the caller's, not copied: a first
 /// release lists every rule.
 #[derive(Clone, Debug, Serialize)]
-pub struct Notes<'a> {
+pub struct Notes {
     pub created: String,
     /// The guards whose refusal the release overrode, such as `mass-removal`.
     pub guards_overridden: Vec<String>,
     #[serde(serialize_with = "listed_lazily")]
-    pub kinds: Cow<'a, ChangeSet>,
+    pub kinds: ChangeSet,
     /// The highest minimum agent version the release's new rules need.
     pub min_agent_version: Option<String>,
     pub previous: Option<String>,
@@ -115,15 +114,15 @@ pub struct Notes<'a> {
     pub trigger: Trigger,
 }
 
-impl<'a> Notes<'a> {
+impl Notes {
     /// The notes of a release: its manifest, the previous release's, its changes, and the
     /// commit subjects of each git source since the previous release, by source name.
     pub fn new(
         manifest: &Manifest,
         previous: Option<&Manifest>,
-        changes: Cow<'a, ChangeSet>,
+        changes: ChangeSet,
         commits: &BTreeMap<String, Vec<String>>,
-    ) -> Notes<'a> {
+    ) -> Notes {
         let new_rules = changes.kinds.values().flat_map(|c| c.new.iter());
         let versions = new_rules.filter_map(|r| r.min_agent_version.as_deref());
         let min_agent_version = versions
@@ -155,10 +154,7 @@ impl<'a> Notes<'a> {
 
 /// Serializes the changes with each list of rules as a [`Listed`]: templates take the rules
 /// one at a time, and the whole list never becomes template values at once.
-fn listed_lazily<S: Serializer>(
-    changes: &Cow<ChangeSet>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn listed_lazily<S: Serializer>(changes: &ChangeSet, serializer: S) -> Result<S::Ok, S::Error> {
     let listed = |c: &KindChanges| {
         context! {
             moved_to_prevent => Value::from_object(Listed(c.moved_to_prevent.clone())),
@@ -232,7 +228,7 @@ pub fn commits(
 
 /// The notes of a published release, rebuilt from the release folders beside it: its
 /// manifest and bundles, and those of the release before it in their chain.
-pub fn rebuild(folder: &Path, sources: &[SourceConfig]) -> Result<Notes<'static>, NotesError> {
+pub fn rebuild(folder: &Path, sources: &[SourceConfig]) -> Result<Notes, NotesError> {
     let (manifest, _) = ledger::read_release(folder)?;
     let output = folder.parent().unwrap_or(Path::new("."));
     let history = ledger::read(output)?;
@@ -256,7 +252,7 @@ pub fn rebuild(folder: &Path, sources: &[SourceConfig]) -> Result<Notes<'static>
     Ok(Notes::new(
         &manifest,
         previous.map(|(_, m)| m),
-        Cow::Owned(changes),
+        changes,
         &commits,
     ))
 }
@@ -339,7 +335,6 @@ fn render_one(context: &Value, (name, text): &(String, String)) -> Result<String
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
     use std::collections::BTreeMap;
 
     use super::*;
@@ -357,7 +352,7 @@ mod tests {
         }
     }
 
-    fn notes(trigger: Trigger) -> Notes<'static> {
+    fn notes(trigger: Trigger) -> Notes {
         let changes = KindChanges {
             new: vec![summary("100")].into(),
             removed: vec![summary("7")].into(),
@@ -367,9 +362,9 @@ mod tests {
         Notes {
             created: "2026-12-01T09:00:00Z".into(),
             guards_overridden: Vec::new(),
-            kinds: Cow::Owned(ChangeSet {
+            kinds: ChangeSet {
                 kinds: BTreeMap::from([(Kind::LogInspection, changes)]),
-            }),
+            },
             min_agent_version: None,
             previous: Some("RU26-001".into()),
             product: "Example".into(),

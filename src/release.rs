@@ -622,12 +622,7 @@ fn notes_files(
     history: &History,
 ) -> Result<[NamedFile; 2], ReleaseError> {
     let previous = history.chain.last().map(|(_, manifest)| manifest);
-    let notes = Notes::new(
-        manifest,
-        previous,
-        std::borrow::Cow::Borrowed(&plan.changes),
-        &plan.commits,
-    );
+    let notes = Notes::new(manifest, previous, plan.changes.clone(), &plan.commits);
     let rendered = notes::render(&notes, config.templates.as_deref())?;
     Ok([
         (
