@@ -207,35 +207,7 @@ pub fn check_collected(
         })
         .collect();
     let count = files.len();
-    let mut parts: BTreeMap<Kind, Vec<Part>> = BTreeMap::new();
-    let mut gathering = Gathering::new(config.missing_references);
-    // Enough files a batch to keep every thread busy while the slowest file is read.
-    let batch = 4 * rayon::current_num_threads();
-    let mut files = files.into_iter();
-    loop {
-        let read: Vec<_> = files
-            .by_ref()
-            .take(batch)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|(kind, file, format)| {
-                let parsed = entries(config, &file, format.parse(&file, kind));
-                let part = match purpose {
-                    Purpose::Cut => Some(package::compress(&file)),
-                    Purpose::Check => None,
-                };
-                (kind, parsed, part)
-            })
-            .collect();
-        if read.is_empty() {
-            break;
-        }
-        for (kind, parsed, part) in read {
-            parts.entry(kind).or_default().extend(part);
-            gathering.add(kind, parsed);
-        }
-    }
-    let validated = gathering.finish();
+    let (parts, validated) = read_and_gather(config, files, purpose);
     tracing::info!(
         sources = collected.len(),
         rules = validated.sets.values().map(RuleSet::len).sum::<usize>(),
@@ -247,6 +219,39 @@ pub fn check_collected(
         parts,
         validated,
     }
+}
+
+/// Reads the files a batch at a time, in parallel, and gathers each batch's rules before the
+/// next batch is read; to cut a release, also compresses each file as it is read.
+fn read_and_gather(
+    config: &Config,
+    files: Vec<(Kind, RuleFile, Format)>,
+    purpose: Purpose,
+) -> (BTreeMap<Kind, Vec<Part>>, Validated) {
+    let mut parts: BTreeMap<Kind, Vec<Part>> = BTreeMap::new();
+    let mut gathering = Gathering::new(config.missing_references);
+    // Enough files a batch to keep every thread busy while the slowest file is read.
+    let size = 4 * rayon::current_num_threads();
+    let mut files = files.into_iter().peekable();
+    while files.peek().is_some() {
+        let batch: Vec<_> = files.by_ref().take(size).collect();
+        let read: Vec<_> = batch
+            .into_par_iter()
+            .map(|(kind, file, format)| {
+                let parsed = entries(config, &file, format.parse(&file, kind));
+                let part = match purpose {
+                    Purpose::Cut => Some(package::compress(&file)),
+                    Purpose::Check => None,
+                };
+                (kind, parsed, part)
+            })
+            .collect();
+        for (kind, parsed, part) in read {
+            parts.entry(kind).or_default().extend(part);
+            gathering.add(kind, parsed);
+        }
+    }
+    (parts, gathering.finish())
 }
 
 /// A file's parsed rules as validation takes them. A rule that names no minimum agent version
