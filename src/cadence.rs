@@ -127,22 +127,17 @@ fn cut_slot(
     if let Some((entry, _)) = last.filter(|(_, manifest)| manifest.sources == records) {
         return resign_latest(config, &request, entry, slot);
     }
-    let (checked, indexes) = release::prepare(config, collected, release::Purpose::Cut)?;
-    let plan = release::plan(config, &request, &checked, &indexes, history)?;
+    let (checked, facts) = release::prepare(config, collected, release::Purpose::Cut)?;
+    let plan = release::plan(config, &request, &checked, &facts, history)?;
+    drop(facts);
     if let Some((entry, _)) = last.filter(|_| plan.changes.is_empty()) {
         return resign_latest(config, &request, entry, slot);
     }
     release::refuse_guarded(&plan)?;
     let release = plan.release.clone();
-    let cut = release::cut(
-        config,
-        &request,
-        plan,
-        (checked, indexes),
-        history,
-        lock,
-        &mut |_| Ok(()),
-    )?;
+    let cut = release::cut(config, &request, plan, checked, history, lock, &mut |_| {
+        Ok(())
+    })?;
     let path = crate::source::display_path(&cut.path);
     Ok(Outcome::Released {
         path,

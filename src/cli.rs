@@ -317,9 +317,9 @@ fn error_line(error: &impl std::error::Error) -> String {
 
 fn dry_run(config: &Config, request: &Request, json: bool, tag: bool) -> Result<u8, Failure> {
     let purpose = release::Purpose::Check;
-    let (checked, indexes) = release::prepare(config, release::collect(config)?, purpose)?;
+    let (checked, facts) = release::prepare(config, release::collect(config)?, purpose)?;
     let history = rulecut::ledger::read(&request.output).map_err(ReleaseError::from)?;
-    let plan = release::plan(config, request, &checked, &indexes, &history)?;
+    let plan = release::plan(config, request, &checked, &facts, &history)?;
     if json {
         println!(
             "{}",
@@ -536,10 +536,10 @@ fn release_rules(folder: &Path) -> Result<Vec<fleet::ReleaseRule>, Failure> {
         let path = folder.join(&bundle.file);
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        let index =
-            package::read_index(&bundle.file, &bytes).map_err(|e| Failure::new(2, e.into()))?;
+        let index = package::read_index::<rulecut::diff::RuleFacts>(&bundle.file, &bytes)
+            .map_err(|e| Failure::new(2, e.into()))?;
         rules.extend(index.rules.into_iter().map(|rule| fleet::ReleaseRule {
-            id: rule.id,
+            id: rule.id.to_string(),
             kind: bundle.kind.to_string(),
             min_agent_version: rule.min_agent_version.and_then(|v| v.parse().ok()),
         }));

@@ -11,35 +11,71 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::digest::Sha256;
 use crate::manifest::ChangeCounts;
 use crate::package::IndexedRule;
 use crate::rules::{Kind, Mode};
 
 /// A rule as change lists show it.
+/// What releases are compared by: a rule's identity and digest, and the fields that the notes
+/// show and the guards judge. A release holds this much of every rule from the moment its file
+/// is read, and reads no more of an earlier release's index. Its text is shared with the
+/// summaries the notes list, not copied: a first release lists every rule.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct RuleFacts {
+    #[serde(default)]
+    pub cves: Arc<[String]>,
+    pub digest: Sha256,
+    #[serde(default)]
+    pub disabled: bool,
+    pub id: Arc<str>,
+    pub min_agent_version: Option<Arc<str>>,
+    pub mode: Option<Mode>,
+    pub name: Arc<str>,
+    pub revision: Option<u32>,
+    pub severity: Option<Arc<str>>,
+}
+
+impl RuleFacts {
+    pub fn of(rule: &IndexedRule) -> RuleFacts {
+        RuleFacts {
+            cves: rule.cves.as_slice().into(),
+            digest: rule.digest,
+            disabled: rule.disabled,
+            id: rule.id.as_str().into(),
+            min_agent_version: rule.min_agent_version.as_deref().map(Arc::from),
+            mode: rule.mode,
+            name: rule.name.as_str().into(),
+            revision: rule.revision,
+            severity: rule.severity.as_deref().map(Arc::from),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RuleSummary {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cves: Vec<String>,
-    pub id: String,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub cves: Arc<[String]>,
+    pub id: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_agent_version: Option<String>,
-    pub name: String,
+    pub min_agent_version: Option<Arc<str>>,
+    pub name: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub severity: Option<String>,
+    pub severity: Option<Arc<str>>,
 }
 
 impl RuleSummary {
-    fn of(rule: &IndexedRule) -> RuleSummary {
+    fn of(rule: &RuleFacts) -> RuleSummary {
         RuleSummary {
-            cves: rule.cves.clone(),
-            id: rule.id.clone(),
+            cves: Arc::clone(&rule.cves),
+            id: Arc::clone(&rule.id),
             min_agent_version: rule.min_agent_version.clone(),
-            name: rule.name.clone(),
+            name: Arc::clone(&rule.name),
             revision: rule.revision,
             severity: rule.severity.clone(),
         }
@@ -150,10 +186,10 @@ impl FieldChange {
 }
 
 /// The rules of a release, per kind, as their bundle indexes list them.
-pub type Rules = BTreeMap<Kind, Vec<IndexedRule>>;
+pub type Rules = BTreeMap<Kind, Vec<RuleFacts>>;
 
 /// The rules of one kind, none where the release has no bundle of that kind.
-pub fn rules_of(rules: &Rules, kind: Kind) -> &[IndexedRule] {
+pub fn rules_of(rules: &Rules, kind: Kind) -> &[RuleFacts] {
     rules.get(&kind).map_or(&[], Vec::as_slice)
 }
 
@@ -170,11 +206,11 @@ pub fn diff(old: &Rules, new: &Rules) -> ChangeSet {
     }
 }
 
-fn diff_kind(old: &[IndexedRule], new: &[IndexedRule]) -> KindChanges {
-    let before: HashMap<&str, &IndexedRule> = old.iter().map(|r| (r.id.as_str(), r)).collect();
+fn diff_kind(old: &[RuleFacts], new: &[RuleFacts]) -> KindChanges {
+    let before: HashMap<&str, &RuleFacts> = old.iter().map(|r| (&*r.id, r)).collect();
     let (mut added, mut moved_to_prevent, mut updated) = (Vec::new(), Vec::new(), Vec::new());
     for rule in new {
-        match before.get(rule.id.as_str()) {
+        match before.get(&*rule.id) {
             None => added.push(RuleSummary::of(rule)),
             // A source-wide minimum agent version from release.yaml is not in the content.
             Some(earlier)
@@ -195,8 +231,8 @@ fn diff_kind(old: &[IndexedRule], new: &[IndexedRule]) -> KindChanges {
     }
     let mut removed = Vec::new();
     if !old.is_empty() {
-        let after: HashSet<&str> = new.iter().map(|r| r.id.as_str()).collect();
-        let gone = old.iter().filter(|r| !after.contains(r.id.as_str()));
+        let after: HashSet<&str> = new.iter().map(|r| &*r.id).collect();
+        let gone = old.iter().filter(|r| !after.contains(&*r.id));
         removed = gone.map(RuleSummary::of).collect();
     }
     KindChanges {
@@ -208,7 +244,7 @@ fn diff_kind(old: &[IndexedRule], new: &[IndexedRule]) -> KindChanges {
     }
 }
 
-fn field_changes(old: &IndexedRule, new: &IndexedRule) -> Vec<FieldChange> {
+fn field_changes(old: &RuleFacts, new: &RuleFacts) -> Vec<FieldChange> {
     let json =
         |value: serde_json::Result<Value>| value.expect("rule fields always convert to JSON");
     let fields: [(&'static str, Value, Value); 6] = [
@@ -222,11 +258,7 @@ fn field_changes(old: &IndexedRule, new: &IndexedRule) -> Vec<FieldChange> {
             json(serde_json::to_value(&old.severity)),
             json(serde_json::to_value(&new.severity)),
         ),
-        (
-            "name",
-            Value::from(old.name.clone()),
-            Value::from(new.name.clone()),
-        ),
+        ("name", Value::from(&*old.name), Value::from(&*new.name)),
         (
             "mode",
             json(serde_json::to_value(old.mode)),
@@ -255,28 +287,21 @@ pub(crate) mod tests {
     use super::*;
     use crate::digest::sha256;
 
-    pub(crate) fn indexed(id: &str, content: &str) -> IndexedRule {
-        IndexedRule {
-            attack: Vec::new(),
-            cves: Vec::new(),
-            description: None,
+    pub(crate) fn indexed(id: &str, content: &str) -> RuleFacts {
+        RuleFacts {
+            cves: Arc::from([]),
             digest: sha256(content.as_bytes()),
             disabled: false,
             id: id.into(),
-            line: 1,
-            metadata: Default::default(),
             min_agent_version: None,
-            min_manager_version: None,
             mode: None,
-            name: format!("rule {id}"),
-            path: "s/a".into(),
-            recommended: None,
+            name: format!("rule {id}").into(),
             revision: Some(1),
             severity: None,
         }
     }
 
-    fn rules(kind: Kind, list: Vec<IndexedRule>) -> Rules {
+    fn rules(kind: Kind, list: Vec<RuleFacts>) -> Rules {
         BTreeMap::from([(kind, list)])
     }
 
@@ -291,11 +316,11 @@ pub(crate) mod tests {
             vec![indexed("1", "a"), indexed("2", "B"), indexed("4", "d")],
         );
         let changes = &diff(&old, &new).kinds[&Kind::Firewall];
-        let ids = |list: &[RuleSummary]| list.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        let ids = |list: &[RuleSummary]| list.iter().map(|r| r.id.to_string()).collect::<Vec<_>>();
         assert_eq!(ids(&changes.new), ["4"]);
         assert_eq!(ids(&changes.removed), ["3"]);
         assert_eq!(changes.updated.len(), 1);
-        assert_eq!(changes.updated[0].rule.id, "2");
+        assert_eq!(&*changes.updated[0].rule.id, "2");
         assert_eq!(changes.total, 3);
     }
 
@@ -314,7 +339,7 @@ pub(crate) mod tests {
         let kind = &changes.kinds[&Kind::IntrusionPrevention];
         let fields: Vec<&str> = kind.updated[0].changes.iter().map(|c| c.field).collect();
         assert_eq!(fields, ["revision", "mode"]);
-        assert_eq!(kind.moved_to_prevent[0].id, "1");
+        assert_eq!(&*kind.moved_to_prevent[0].id, "1");
     }
 
     #[test]

@@ -28,13 +28,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{ChangeSet, Rules, rules_of};
+use crate::diff::{ChangeSet, RuleFacts, Rules, rules_of};
 use crate::ledger::Entry;
 use crate::manifest::{ChangeCounts, Manifest, Trigger};
-use crate::package::IndexedRule;
 use crate::rules::Kind;
 
 /// The guards, each with the `--allow-...` override of the same name.
@@ -122,7 +122,7 @@ pub struct Input<'a> {
 }
 
 /// Reads the rules of one kind of the release at a position in the history.
-pub type Loader<'l, E> = dyn FnMut(usize, Kind) -> Result<Vec<IndexedRule>, E> + 'l;
+pub type Loader<'l, E> = dyn FnMut(usize, Kind) -> Result<Vec<RuleFacts>, E> + 'l;
 
 /// Every violation, in guard order then rule order, each marked overridden or not.
 pub fn check<E>(input: &Input<'_>, load: &mut Loader<'_, E>) -> Result<Vec<Violation>, E> {
@@ -155,8 +155,8 @@ fn violation(guard: Guard, kind: Kind, rule: Option<&str>, message: String) -> V
 }
 
 /// The rules of a kind by id.
-fn by_id(rules: &[IndexedRule]) -> HashMap<&str, &IndexedRule> {
-    rules.iter().map(|r| (r.id.as_str(), r)).collect()
+fn by_id(rules: &[RuleFacts]) -> HashMap<&str, &RuleFacts> {
+    rules.iter().map(|r| (&*r.id, r)).collect()
 }
 
 /// `unraised-revision` and `lowered-revision`, over the updated rules that carry revisions.
@@ -166,7 +166,7 @@ fn revisions(input: &Input<'_>) -> Vec<Violation> {
         let old = by_id(rules_of(input.old, *kind));
         let new = by_id(rules_of(input.new, *kind));
         for update in changes.updated.iter() {
-            let id = update.rule.id.as_str();
+            let id = &*update.rule.id;
             let revisions = old
                 .get(id)
                 .zip(new.get(id))
@@ -217,13 +217,13 @@ fn mass_removal(input: &Input<'_>) -> Vec<Violation> {
 
 /// The history's bundle indexes, each read once, the previous release's taken as given.
 struct Past<'a, 'l, E> {
-    cache: HashMap<(usize, Kind), Vec<IndexedRule>>,
+    cache: HashMap<(usize, Kind), Vec<RuleFacts>>,
     input: &'a Input<'a>,
     load: &'a mut Loader<'l, E>,
 }
 
 impl<E> Past<'_, '_, E> {
-    fn rules(&mut self, position: usize, kind: Kind) -> Result<&[IndexedRule], E> {
+    fn rules(&mut self, position: usize, kind: Kind) -> Result<&[RuleFacts], E> {
         if position + 1 == self.input.history.len() {
             return Ok(rules_of(self.input.old, kind));
         }
@@ -254,7 +254,7 @@ fn reused_ids<E>(
 ) -> Result<Vec<Violation>, E> {
     let new = by_id(rules_of(input.new, kind));
     let added = &input.changes.kinds[&kind].new;
-    let mut unplaced: BTreeSet<&str> = added.iter().map(|r| r.id.as_str()).collect();
+    let mut unplaced: BTreeSet<&str> = added.iter().map(|r| &*r.id).collect();
     let mut found = Vec::new();
     for position in (1..input.history.len()).rev() {
         let (entry, manifest) = &input.history[position];
@@ -265,7 +265,7 @@ fn reused_ids<E>(
             continue;
         }
         for earlier in past.rules(position - 1, kind)? {
-            let Some(now) = unplaced.take(earlier.id.as_str()).map(|id| new[id]) else {
+            let Some(now) = unplaced.take(&*earlier.id).map(|id| new[id]) else {
                 continue;
             };
             if now.digest != earlier.digest {
@@ -293,14 +293,14 @@ fn emergency_rollbacks<E>(
     past: &mut Past<'_, '_, E>,
 ) -> Result<Vec<Violation>, E> {
     let changes = &input.changes.kinds[&kind];
-    let ids = changes.removed.iter().map(|r| r.id.as_str());
+    let ids = changes.removed.iter().map(|r| &*r.id);
     let ids: BTreeSet<&str> = ids
-        .chain(changes.updated.iter().map(|u| u.rule.id.as_str()))
+        .chain(changes.updated.iter().map(|u| &*u.rule.id))
         .collect();
-    let touched: HashMap<&str, &IndexedRule> = rules_of(input.old, kind)
+    let touched: HashMap<&str, &RuleFacts> = rules_of(input.old, kind)
         .iter()
-        .filter(|r| ids.contains(r.id.as_str()))
-        .map(|r| (r.id.as_str(), r))
+        .filter(|r| ids.contains(&*r.id))
+        .map(|r| (&*r.id, r))
         .collect();
     let new = by_id(rules_of(input.new, kind));
     let mut found = Vec::new();
@@ -311,7 +311,7 @@ fn emergency_rollbacks<E>(
             continue;
         }
         for (shipped, before) in shipped(past, position, kind, &touched)? {
-            let now = new.get(shipped.id.as_str()).copied();
+            let now = new.get(&*shipped.id).copied();
             if let Some(message) = rollback(&entry.id, &shipped, before.as_ref(), now) {
                 found.push(violation(
                     Guard::EmergencyRollback,
@@ -332,26 +332,22 @@ fn shipped<E>(
     past: &mut Past<'_, '_, E>,
     position: usize,
     kind: Kind,
-    touched: &HashMap<&str, &IndexedRule>,
-) -> Result<Vec<(IndexedRule, Option<IndexedRule>)>, E> {
-    let as_previous = |r: &&IndexedRule| {
-        touched
-            .get(r.id.as_str())
-            .is_some_and(|o| o.digest == r.digest)
-    };
-    let shipped: Vec<IndexedRule> = past
+    touched: &HashMap<&str, &RuleFacts>,
+) -> Result<Vec<(RuleFacts, Option<RuleFacts>)>, E> {
+    let as_previous = |r: &&RuleFacts| touched.get(&*r.id).is_some_and(|o| o.digest == r.digest);
+    let shipped: Vec<RuleFacts> = past
         .rules(position, kind)?
         .iter()
         .filter(as_previous)
         .cloned()
         .collect();
-    let mut before: HashMap<String, IndexedRule> = HashMap::new();
+    let mut before: HashMap<Arc<str>, RuleFacts> = HashMap::new();
     if position > 0 && !shipped.is_empty() {
         let earlier = past.rules(position - 1, kind)?;
         let wanted = by_id(&shipped);
         before = earlier
             .iter()
-            .filter(|r| wanted.contains_key(r.id.as_str()))
+            .filter(|r| wanted.contains_key(&*r.id))
             .map(|r| (r.id.clone(), r.clone()))
             .collect();
     }
@@ -366,9 +362,9 @@ fn shipped<E>(
 /// How this release takes back what an emergency release shipped, if it does.
 fn rollback(
     release: &str,
-    emergency: &IndexedRule,
-    before: Option<&IndexedRule>,
-    now: Option<&IndexedRule>,
+    emergency: &RuleFacts,
+    before: Option<&RuleFacts>,
+    now: Option<&RuleFacts>,
 ) -> Option<String> {
     let Some(now) = now else {
         return Some(format!(

@@ -15,10 +15,10 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::diff::Rules;
+use crate::diff::{RuleFacts, Rules};
 use crate::digest::{Sha256, sha256};
 use crate::manifest::{MANIFEST_NAME, Manifest, Previous, Trigger};
-use crate::package::{self, IndexedRule, PackageError};
+use crate::package::{self, PackageError};
 use crate::rules::Kind;
 use crate::source::ReleasedCommit;
 
@@ -240,7 +240,7 @@ pub fn read_rules(
     folder: &Path,
     manifest: &Manifest,
     kind: Kind,
-) -> Result<Vec<IndexedRule>, LedgerError> {
+) -> Result<Vec<RuleFacts>, LedgerError> {
     let Some(bundle) = manifest.bundles.iter().find(|b| b.kind == kind) else {
         return Ok(Vec::new());
     };

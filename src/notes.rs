@@ -343,10 +343,10 @@ mod tests {
 
     fn summary(id: &str) -> RuleSummary {
         RuleSummary {
-            cves: vec!["CVE-2021-44228".into()],
+            cves: Arc::from(["CVE-2021-44228".to_owned()]),
             id: id.into(),
             min_agent_version: None,
-            name: format!("rule {id}"),
+            name: format!("rule {id}").into(),
             revision: Some(1),
             severity: Some("high".into()),
         }

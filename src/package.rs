@@ -11,7 +11,7 @@ mod archive;
 use std::io::{Cursor, Read};
 use std::sync::Arc;
 
-use rayon::prelude::*;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zip::ZipArchive;
@@ -19,7 +19,7 @@ use zip::ZipArchive;
 use archive::{Deflated, TooLarge};
 
 use crate::digest::{Sha256, sha256};
-use crate::rules::{Kind, Metadata, Mode, Rule, RuleFile};
+use crate::rules::{Format, Kind, Metadata, Mode, Rule, RuleFile};
 use crate::version::AgentVersion;
 
 /// The deflate level of every entry: zip's own default, so that bundles compare fairly with
@@ -59,9 +59,9 @@ pub struct RuleCounts {
 
 /// One rule as a bundle's index lists it.
 ///
-/// Held for every rule of a release at once, so it is kept small: the rule's content is only
-/// its digest, its metadata compact JSON text, and its path shared with the other rules of
-/// its file.
+/// Held only while its file's piece of the index is written (see [`IndexPiece`]): the rule's
+/// content is only its digest, its metadata compact JSON text, and its path shared with the
+/// other rules of its file.
 #[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 pub struct IndexedRule {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -124,12 +124,13 @@ impl IndexedRule {
     }
 }
 
-/// `index.json`: the rules a bundle holds.
+/// `index.json`: the rules a bundle holds, read whole ([`IndexedRule`]) or as only what a
+/// comparison needs ([`crate::diff::RuleFacts`]).
 #[derive(Debug, Deserialize, Serialize)]
-pub struct Index {
+pub struct Index<R> {
     pub format: u32,
     pub kind: Kind,
-    pub rules: Vec<IndexedRule>,
+    pub rules: Vec<R>,
 }
 
 /// A packaged bundle, held in memory once: to hash it, sign it and write it. Its rules are
@@ -157,90 +158,151 @@ pub fn file_name(kind: Kind) -> String {
     format!("{}.zip", kind.name())
 }
 
-/// One entry of a bundle, deflated: rule files as soon as they are read, on the thread that
-/// read them, and joined in order into their bundle later.
+/// One rule file of a bundle, deflated as soon as it is read, on the thread that read it, and
+/// joined in order into its bundle later. Its format and source are kept so that the file can
+/// be read again from it (see [`Part::file`]).
 #[derive(Debug)]
 pub struct Part {
     deflated: Deflated,
+    pub format: Format,
     name: String,
+    source: String,
 }
 
-/// How many index entries one deflate task serializes: about a megabyte of JSON.
-const INDEX_CHUNK: usize = 2048;
+impl Part {
+    /// Compresses one rule file of a bundle, under its entry name.
+    pub fn of(file: &RuleFile, format: Format) -> Part {
+        Part {
+            deflated: archive::deflate(&file.bytes, DEFLATE_LEVEL),
+            format,
+            name: file.entry.clone(),
+            source: file.source.clone(),
+        }
+    }
 
-/// Compresses one rule file of a bundle, under its entry name.
-pub fn compress(file: &RuleFile) -> Part {
-    Part {
-        deflated: archive::deflate(&file.bytes, DEFLATE_LEVEL),
-        name: file.entry.clone(),
+    /// The rule file again, inflated; it is shown by its entry name.
+    pub fn file(&self) -> RuleFile {
+        RuleFile {
+            bytes: self.deflated.inflate(),
+            display: self.name.clone(),
+            entry: self.name.clone(),
+            source: self.source.clone(),
+        }
     }
 }
 
-/// Packages a kind's compressed rule files and the index of its rules into a bundle.
-pub fn package(
-    kind: Kind,
-    mut parts: Vec<Part>,
-    rules: Vec<IndexedRule>,
-) -> Result<Bundle, PackageError> {
-    parts.push(Part {
-        deflated: deflate_index(kind, &rules),
-        name: INDEX_NAME.to_owned(),
-    });
-    parts.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    let entries: Vec<(String, Deflated)> =
-        parts.into_iter().map(|p| (p.name, p.deflated)).collect();
-    let bytes = archive::write(entries).map_err(|TooLarge(limit)| PackageError::TooLarge {
-        file: file_name(kind),
-        limit,
-    })?;
-    let highest = |version: fn(&IndexedRule) -> Option<&String>| {
-        let versions = rules.iter().filter_map(version);
-        versions
-            .filter_map(|v| v.parse::<AgentVersion>().ok())
-            .max()
-    };
-    Ok(Bundle {
-        sha256: sha256(&bytes),
-        bytes,
-        counts: RuleCounts {
-            disabled: rules.iter().filter(|r| r.disabled).count(),
-            enabled: rules.iter().filter(|r| !r.disabled).count(),
-            total: rules.len(),
-        },
-        kind,
-        min_agent_version: highest(|r| r.min_agent_version.as_ref()),
-        min_manager_version: highest(|r| r.min_manager_version.as_ref()),
-    })
+/// The index entries of some of a kind's rules, in order: serialized as compact JSON with a
+/// comma between each two and compressed as pieces of `index.json`, with what the manifest
+/// needs of those rules. Made for each file as it is read, so that a release holds its rules'
+/// index entries compressed, and joined in order into the bundle's index.
+#[derive(Debug, Default)]
+pub struct IndexPiece {
+    pieces: Vec<archive::Piece>,
+    stats: IndexStats,
 }
 
-/// Writes `index.json` as compact JSON, an [`Index`] of `rules`, and deflates it: its entries
-/// are serialized and deflated a chunk at a time in parallel, so that the whole JSON text is
-/// never held. The head and the closing brackets are pieces of their own.
-fn deflate_index(kind: Kind, rules: &[IndexedRule]) -> Deflated {
-    let kind = serde_json::to_string(&kind).expect("a kind always converts to JSON");
-    let head = format!("{{\"format\":{INDEX_FORMAT},\"kind\":{kind},\"rules\":[");
-    let entries = rules.par_chunks(INDEX_CHUNK).enumerate().map(|(i, chunk)| {
-        let mut json = Vec::with_capacity(INDEX_CHUNK * 512);
-        for (n, rule) in chunk.iter().enumerate() {
-            if i > 0 || n > 0 {
+/// What the manifest says of a bundle's rules.
+#[derive(Debug, Default)]
+struct IndexStats {
+    disabled: usize,
+    min_agent_version: Option<AgentVersion>,
+    min_manager_version: Option<AgentVersion>,
+    total: usize,
+}
+
+impl IndexStats {
+    fn add(&mut self, other: IndexStats) {
+        self.disabled += other.disabled;
+        self.min_agent_version = self.min_agent_version.take().max(other.min_agent_version);
+        self.min_manager_version = (self.min_manager_version.take()).max(other.min_manager_version);
+        self.total += other.total;
+    }
+}
+
+impl IndexPiece {
+    pub fn of(rules: &[IndexedRule]) -> IndexPiece {
+        if rules.is_empty() {
+            return IndexPiece::default();
+        }
+        let mut json = Vec::with_capacity(rules.len() * 512);
+        for (n, rule) in rules.iter().enumerate() {
+            if n > 0 {
                 json.push(b',');
             }
             serde_json::to_writer(&mut json, rule).expect("an index entry always converts");
         }
-        archive::deflate_piece(&json, DEFLATE_LEVEL, false)
-    });
-    let mut pieces = vec![archive::deflate_piece(
+        let highest = |version: fn(&IndexedRule) -> Option<&String>| {
+            let versions = rules.iter().filter_map(version);
+            versions
+                .filter_map(|v| v.parse::<AgentVersion>().ok())
+                .max()
+        };
+        IndexPiece {
+            pieces: archive::deflate_chunks(&json, DEFLATE_LEVEL, false),
+            stats: IndexStats {
+                disabled: rules.iter().filter(|r| r.disabled).count(),
+                min_agent_version: highest(|r| r.min_agent_version.as_ref()),
+                min_manager_version: highest(|r| r.min_manager_version.as_ref()),
+                total: rules.len(),
+            },
+        }
+    }
+}
+
+/// Packages a kind's compressed rule files and the pieces of its index, in order, into a
+/// bundle.
+pub fn package(
+    kind: Kind,
+    parts: Vec<Part>,
+    index: Vec<IndexPiece>,
+) -> Result<Bundle, PackageError> {
+    let (index, stats) = join_index(kind, index);
+    let mut entries: Vec<(String, Deflated)> =
+        parts.into_iter().map(|p| (p.name, p.deflated)).collect();
+    entries.push((INDEX_NAME.to_owned(), index));
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let bytes = archive::write(entries).map_err(|TooLarge(limit)| PackageError::TooLarge {
+        file: file_name(kind),
+        limit,
+    })?;
+    Ok(Bundle {
+        sha256: sha256(&bytes),
+        bytes,
+        counts: RuleCounts {
+            disabled: stats.disabled,
+            enabled: stats.total - stats.disabled,
+            total: stats.total,
+        },
+        kind,
+        min_agent_version: stats.min_agent_version,
+        min_manager_version: stats.min_manager_version,
+    })
+}
+
+/// `index.json` as compact JSON, an [`Index`] of the rules of `pieces`, deflated: a head, the
+/// pieces with a comma between each two that hold rules, and the closing brackets.
+fn join_index(kind: Kind, pieces: Vec<IndexPiece>) -> (Deflated, IndexStats) {
+    let kind = serde_json::to_string(&kind).expect("a kind always converts to JSON");
+    let head = format!("{{\"format\":{INDEX_FORMAT},\"kind\":{kind},\"rules\":[");
+    let mut joined = vec![archive::deflate_piece(
         head.as_bytes(),
         DEFLATE_LEVEL,
         false,
     )];
-    pieces.par_extend(entries);
-    pieces.push(archive::deflate_piece(b"]}\n", DEFLATE_LEVEL, true));
-    Deflated::join(pieces)
+    let mut stats = IndexStats::default();
+    for piece in pieces.into_iter().filter(|p| p.stats.total > 0) {
+        if stats.total > 0 {
+            joined.push(archive::deflate_piece(b",", DEFLATE_LEVEL, false));
+        }
+        stats.add(piece.stats);
+        joined.extend(piece.pieces);
+    }
+    joined.push(archive::deflate_piece(b"]}\n", DEFLATE_LEVEL, true));
+    (Deflated::join(joined), stats)
 }
 
 /// Reads the rules index of a bundle, inflating at most a bounded number of bytes.
-pub fn read_index(file: &str, bytes: &[u8]) -> Result<Index, PackageError> {
+pub fn read_index<R: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<Index<R>, PackageError> {
     let read_error = |source| PackageError::ReadBundle {
         file: file.to_owned(),
         source,
@@ -279,7 +341,7 @@ mod tests {
     }
 
     fn parts(files: &[&RuleFile]) -> Vec<Part> {
-        files.iter().map(|f| compress(f)).collect()
+        files.iter().map(|f| Part::of(f, Format::Yaml)).collect()
     }
 
     fn indexed(id: &str, f: &RuleFile) -> IndexedRule {
@@ -295,8 +357,9 @@ mod tests {
     #[test]
     fn bundles_are_byte_identical_whatever_the_file_order() {
         let (a, b) = (file("s/a.yaml", "- a"), file("s/b/c.yaml", "- c"));
-        let one = package(Kind::Firewall, parts(&[&a, &b]), vec![indexed("1", &a)]);
-        let two = package(Kind::Firewall, parts(&[&b, &a]), vec![indexed("1", &a)]);
+        let index = || vec![IndexPiece::of(&[indexed("1", &a)])];
+        let one = package(Kind::Firewall, parts(&[&a, &b]), index());
+        let two = package(Kind::Firewall, parts(&[&b, &a]), index());
         let (one, two) = (one.expect("packaged"), two.expect("packaged"));
         assert_eq!(one.bytes, two.bytes);
         assert_eq!(one.sha256, sha256(&one.bytes));
@@ -333,7 +396,8 @@ mod tests {
         let mut off = indexed("2", &a);
         off.disabled = true;
         let rules = vec![indexed("1", &a), off];
-        let bundle = package(Kind::Firewall, parts(&[&a]), rules.clone()).expect("packaged");
+        let index = vec![IndexPiece::of(&rules)];
+        let bundle = package(Kind::Firewall, parts(&[&a]), index).expect("packaged");
         assert_eq!(
             bundle.counts,
             RuleCounts {
@@ -342,22 +406,31 @@ mod tests {
                 total: 2
             }
         );
-        let index = read_index("firewall.zip", &bundle.bytes).expect("an index");
+        let index: Index<IndexedRule> =
+            read_index("firewall.zip", &bundle.bytes).expect("an index");
         assert_eq!(index.rules, rules);
         assert_eq!(index.kind, Kind::Firewall);
     }
 
     #[test]
-    fn an_index_serialized_a_chunk_at_a_time_is_the_index_serialized_whole() {
+    fn an_index_joined_from_pieces_is_the_index_serialized_whole() {
         let a = file("s/a.yaml", "- a");
-        for count in [0, 1, INDEX_CHUNK, INDEX_CHUNK + 1] {
-            let rules: Vec<IndexedRule> = (0..count).map(|i| indexed(&i.to_string(), &a)).collect();
-            let mut inflated = Vec::new();
-            let deflated = deflate_index(Kind::Firewall, &rules);
-            let stream: Vec<u8> = deflated.stream().flatten().copied().collect();
-            flate2::read::DeflateDecoder::new(stream.as_slice())
-                .read_to_end(&mut inflated)
-                .expect("one deflate stream");
+        let many = archive::CHUNK / 200;
+        for counts in [
+            vec![],
+            vec![0],
+            vec![1],
+            vec![0, 2, 0, 1],
+            vec![many, 0, many, 3],
+        ] {
+            let mut rules = Vec::new();
+            let mut pieces = Vec::new();
+            for count in &counts {
+                let start = rules.len();
+                rules.extend((start..start + count).map(|i| indexed(&i.to_string(), &a)));
+                pieces.push(IndexPiece::of(&rules[start..]));
+            }
+            let (deflated, stats) = join_index(Kind::Firewall, pieces);
             let index = Index {
                 format: INDEX_FORMAT,
                 kind: Kind::Firewall,
@@ -365,7 +438,8 @@ mod tests {
             };
             let mut whole = serde_json::to_vec(&index).expect("JSON");
             whole.push(b'\n');
-            assert_eq!(inflated, whole, "{count} rules");
+            assert_eq!(deflated.inflate(), whole, "files of {counts:?} rules");
+            assert_eq!(stats.total, index.rules.len());
         }
     }
 }

@@ -25,14 +25,14 @@ use crate::manifest::{
     self, BundleRecord, Latest, Manifest, Previous, SignedFile, SourceRecord, Trigger,
 };
 use crate::notes::{self, Notes, NotesError};
-use crate::package::{self, Bundle, PackageError, Part};
+use crate::package::{self, Bundle, IndexPiece, IndexedRule, PackageError, Part};
 use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
 use crate::review::Reviewed;
 use crate::rules::{Diagnostic, Format, Kind, Parsed, RuleFile};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
 use crate::source::git::TagError;
 use crate::source::{self, CollectError, Collected, Revision};
-use crate::validate::{Entry, Gathering, RuleSet, Validated};
+use crate::validate::{Entry, Gathering, Origin, RuleSet, Validated};
 use crate::version::AgentVersion;
 
 /// How long `latest.json` stays valid after it is signed.
@@ -161,6 +161,11 @@ pub struct Checked {
     pub collected: Vec<Collected>,
     /// How many rule files were read.
     pub files: usize,
+    /// Each kind's index, a piece for each rule file, made when read to cut a release.
+    pub index: BTreeMap<Kind, Vec<IndexPiece>>,
+    /// Where each rule of a kind was read, in the kind's order, for the kinds where a rule
+    /// replaced another: their index is made again in that order (see [`package_all`]).
+    pub origins: BTreeMap<Kind, Vec<Origin>>,
     /// Each kind's rule files, compressed for its bundle when read to cut a release.
     pub parts: BTreeMap<Kind, Vec<Part>>,
     pub validated: Validated,
@@ -207,7 +212,7 @@ pub fn check_collected(
         })
         .collect();
     let count = files.len();
-    let (parts, validated) = read_and_gather(config, files, purpose);
+    let (parts, index, validated) = read_and_gather(config, files, purpose);
     tracing::info!(
         sources = collected.len(),
         rules = validated.sets.values().map(RuleSet::len).sum::<usize>(),
@@ -216,19 +221,23 @@ pub fn check_collected(
     Checked {
         collected,
         files: count,
+        index,
+        origins: BTreeMap::new(),
         parts,
         validated,
     }
 }
 
 /// Reads the files a batch at a time, in parallel, and gathers each batch's rules before the
-/// next batch is read; to cut a release, also compresses each file as it is read.
+/// next batch is read; to cut a release, also compresses each file and its rules' index
+/// entries as it is read.
 fn read_and_gather(
     config: &Config,
     files: Vec<(Kind, RuleFile, Format)>,
     purpose: Purpose,
-) -> (BTreeMap<Kind, Vec<Part>>, Validated) {
-    let mut parts: BTreeMap<Kind, Vec<Part>> = BTreeMap::new();
+) -> (Packing<Part>, Packing<IndexPiece>, Validated) {
+    let mut parts: Packing<Part> = BTreeMap::new();
+    let mut index: Packing<IndexPiece> = BTreeMap::new();
     let mut gathering = Gathering::new(config.missing_references);
     // Enough files a batch to keep every thread busy while the slowest file is read.
     let size = 4 * rayon::current_num_threads();
@@ -238,25 +247,31 @@ fn read_and_gather(
         let read: Vec<_> = batch
             .into_par_iter()
             .map(|(kind, file, format)| {
-                let parsed = entries(config, &file, format.parse(&file, kind));
-                let part = match purpose {
-                    Purpose::Cut => Some(package::compress(&file)),
+                let (parsed, indexed) = entries(config, &file, format.parse(&file, kind));
+                let packed = match purpose {
+                    Purpose::Cut => Some((Part::of(&file, format), IndexPiece::of(&indexed))),
                     Purpose::Check => None,
                 };
-                (kind, parsed, part)
+                (kind, parsed, packed)
             })
             .collect();
-        for (kind, parsed, part) in read {
-            parts.entry(kind).or_default().extend(part);
+        for (kind, parsed, packed) in read {
+            if let Some((part, piece)) = packed {
+                parts.entry(kind).or_default().push(part);
+                index.entry(kind).or_default().push(piece);
+            }
             gathering.add(kind, parsed);
         }
     }
-    (parts, gathering.finish())
+    (parts, index, gathering.finish())
 }
 
-/// A file's parsed rules as validation takes them. A rule that names no minimum agent version
-/// takes the one `release.yaml` gives its source.
-fn entries(config: &Config, file: &RuleFile, parsed: Parsed) -> Parsed<Entry> {
+/// What each kind's bundle is made of, by kind, in the order its files are read.
+type Packing<T> = BTreeMap<Kind, Vec<T>>;
+
+/// A file's parsed rules as validation takes them, and their index entries. A rule that names
+/// no minimum agent version takes the one `release.yaml` gives its source.
+fn entries(config: &Config, file: &RuleFile, parsed: Parsed) -> (Parsed<Entry>, Vec<IndexedRule>) {
     let path: Arc<str> = file.entry.as_str().into();
     let default = source_default(config, &file.source);
     let rules = parsed.rules.into_iter().map(|mut rule| {
@@ -265,10 +280,12 @@ fn entries(config: &Config, file: &RuleFile, parsed: Parsed) -> Parsed<Entry> {
         }
         Entry::new(rule, &path)
     });
-    Parsed {
+    let (rules, indexed) = rules.unzip();
+    let parsed = Parsed {
         diagnostics: parsed.diagnostics,
-        rules: rules.collect(),
-    }
+        rules,
+    };
+    (parsed, indexed)
 }
 
 /// The release to cut, fixed before anything is written.
@@ -318,9 +335,10 @@ pub struct Cut {
     pub plan: Plan,
 }
 
-/// Checks the sources and indexes their rules, for `purpose`: everything that needs no lock
-/// and writes nothing. The rules move from `checked` into the indexes, one per kind; to cut a
-/// release, `checked` keeps the compressed files, which packaging needs later.
+/// Checks the sources and gathers the facts of their rules, for `purpose`: everything that
+/// needs no lock and writes nothing. The rules' facts move from `checked` into lists, one per
+/// kind; to cut a release, `checked` keeps the compressed files and index, which packaging
+/// needs later.
 pub fn prepare(
     config: &Config,
     collected: Vec<Collected>,
@@ -331,11 +349,15 @@ pub fn prepare(
         return Err(ReleaseError::Invalid(checked.validated.diagnostics));
     }
     let sets = std::mem::take(&mut checked.validated.sets);
-    let indexes = sets
-        .into_iter()
-        .map(|(kind, set)| (kind, set.into_indexed()))
-        .collect();
-    Ok((checked, indexes))
+    let mut facts = diff::Rules::new();
+    for (kind, set) in sets {
+        let (rules, origins) = set.into_facts();
+        facts.insert(kind, rules);
+        checked
+            .origins
+            .extend(origins.map(|origins| (kind, origins)));
+    }
+    Ok((checked, facts))
 }
 
 /// The minimum agent version `release.yaml` gives a source's rules that name none.
@@ -344,19 +366,50 @@ fn source_default(config: &Config, source: &str) -> Option<String> {
     found.and_then(|s| s.min_agent_version.clone())
 }
 
-/// Packages each kind's compressed files and indexed rules into its bundle.
-fn package_all(
-    mut parts: BTreeMap<Kind, Vec<Part>>,
-    indexes: diff::Rules,
-) -> Result<Vec<Bundle>, ReleaseError> {
-    let kinds: Vec<(Kind, Vec<Part>, Vec<_>)> = indexes
+/// Packages each kind's compressed files and index into its bundle.
+///
+/// Where a rule replaced another of an earlier file (OSSEC's `overwrite="yes"`), the pieces of
+/// the index written as the files were read no longer hold the kind's rules in order: the
+/// kind's files are read again from their compressed bytes and its index made whole, in the
+/// order of [`Checked::origins`]. That costs a second reading of those files, which only such
+/// kinds pay.
+fn package_all(config: &Config, checked: Checked) -> Result<Vec<Bundle>, ReleaseError> {
+    let Checked {
+        mut index,
+        origins,
+        mut parts,
+        ..
+    } = checked;
+    for (kind, origins) in origins {
+        let kind_parts = parts.get(&kind).map_or(&[][..], Vec::as_slice);
+        index.insert(kind, vec![reindex(config, kind, kind_parts, &origins)]);
+    }
+    let kinds: Vec<(Kind, Vec<Part>, Vec<IndexPiece>)> = index
         .into_iter()
-        .map(|(kind, rules)| (kind, parts.remove(&kind).unwrap_or_default(), rules))
+        .map(|(kind, pieces)| (kind, parts.remove(&kind).unwrap_or_default(), pieces))
         .collect();
     let bundles = kinds
         .into_par_iter()
-        .map(|(kind, parts, rules)| package::package(kind, parts, rules));
+        .map(|(kind, parts, pieces)| package::package(kind, parts, pieces));
     Ok(bundles.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A kind's whole index, its files read again, with each rule where `origins` says it was read.
+fn reindex(config: &Config, kind: Kind, parts: &[Part], origins: &[Origin]) -> IndexPiece {
+    let mut files: Vec<Vec<Option<IndexedRule>>> = parts
+        .par_iter()
+        .map(|part| {
+            let file = part.file();
+            let (_, indexed) = entries(config, &file, part.format.parse(&file, kind));
+            indexed.into_iter().map(Some).collect()
+        })
+        .collect();
+    let rules: Vec<IndexedRule> = origins
+        .iter()
+        .map(|&(file, rule)| files[file as usize][rule as usize].take())
+        .map(|rule| rule.expect("a file read again gives the same rules"))
+        .collect();
+    IndexPiece::of(&rules)
 }
 
 /// Fixes the release's id, numbers and previous release from the history, and the changes
@@ -489,17 +542,17 @@ pub fn build_reviewed(
     reviewed: Option<&Reviewed>,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Cut, ReleaseError> {
-    let (checked, indexes) = prepare(config, collect(config)?, Purpose::Cut)?;
+    let (checked, facts) = prepare(config, collect(config)?, Purpose::Cut)?;
     let lock = OutputLock::acquire(&request.output, request.wait_for_lock)?;
     publish::clean_staging(&request.output, &lock)?;
     let history = ledger::read(&request.output)?;
-    let plan = plan(config, request, &checked, &indexes, &history)?;
+    let plan = plan(config, request, &checked, &facts, &history)?;
+    drop(facts);
     if let Some(reviewed) = reviewed {
         reviewed.matches(&plan)?;
     }
     refuse_guarded(&plan)?;
-    let prepared = (checked, indexes);
-    cut(config, request, plan, prepared, &history, &lock, checkpoint)
+    cut(config, request, plan, checked, &history, &lock, checkpoint)
 }
 
 /// Refuses a plan that a guard refuses and no override covers.
@@ -518,12 +571,12 @@ pub fn cut(
     config: &Config,
     request: &Request,
     plan: Plan,
-    (checked, indexes): (Checked, diff::Rules),
+    checked: Checked,
     history: &History,
     lock: &OutputLock,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Cut, ReleaseError> {
-    let bundles = package_all(checked.parts, indexes)?;
+    let bundles = package_all(config, checked)?;
     let key = signing_key(config, request)?;
     tracing::info!(key_id = %key.key_id(), release = %plan.release, "signing");
     let (files, manifest_digest) = release_files(config, &plan, bundles, history, &key)?;

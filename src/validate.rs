@@ -11,56 +11,74 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::diff::RuleFacts;
 use crate::package::IndexedRule;
 use crate::rules::{Diagnostic, Kind, Location, Parsed, Rule, Severity};
 
-/// A rule as validation and the release need it once its file is read: its index entry, and
-/// where it is and how it relates to other rules. The parsed [`Rule`] is dropped as soon as its
-/// file is read, so a release holds this much smaller form of every rule, not the parsed one.
+/// A rule as validation and the release need it once its file is read: the facts releases are
+/// compared by, and where it is and how it relates to other rules. The parsed [`Rule`] is
+/// dropped as soon as its file is read, and its index entry once its file's part of the index
+/// is written, so a release holds this much smaller form of every rule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub depends_on: Vec<String>,
-    pub indexed: IndexedRule,
+    pub facts: RuleFacts,
     pub location: Location,
     pub overwrite: bool,
 }
 
 impl Entry {
-    /// The entry of a rule found in the bundle entry `path`.
-    pub fn new(mut rule: Rule, path: &Arc<str>) -> Entry {
-        Entry {
-            depends_on: std::mem::take(&mut rule.depends_on),
-            location: rule.location.clone(),
-            overwrite: rule.overwrite,
-            indexed: IndexedRule::new(rule, path),
-        }
+    /// The entry of a rule found in the bundle entry `path`, and the rule's index entry.
+    pub fn new(mut rule: Rule, path: &Arc<str>) -> (Entry, IndexedRule) {
+        let depends_on = std::mem::take(&mut rule.depends_on);
+        let location = rule.location.clone();
+        let overwrite = rule.overwrite;
+        let indexed = IndexedRule::new(rule, path);
+        let entry = Entry {
+            depends_on,
+            facts: RuleFacts::of(&indexed),
+            location,
+            overwrite,
+        };
+        (entry, indexed)
     }
 
     pub fn id(&self) -> &str {
-        &self.indexed.id
+        &self.facts.id
     }
 
-    /// What validation keeps of the entry beside its index entry, and the index entry.
-    fn split(self) -> (Place, IndexedRule) {
+    /// What validation keeps of the entry beside its facts, and the facts.
+    fn split(self) -> (Place, RuleFacts) {
         let place = Place {
             depends_on: self.depends_on,
             location: self.location,
         };
-        (place, self.indexed)
+        (place, self.facts)
     }
 }
 
+/// Where a rule was read: the number of its file among its kind's files, in the order they are
+/// gathered, and its number among the rules read from that file.
+pub type Origin = (u32, u32);
+
 /// All rules of one kind, in the order of their files and their places in them.
 ///
-/// The index entries are one list, handed on whole once validation is done. What only
-/// validation needs is kept beside them and dropped with the set: each entry's place, at the
-/// same position, and where each id is held.
+/// The rules' facts are one list, handed on whole once validation is done. What only
+/// validation and packaging need is kept beside them: each rule's place and where it was read,
+/// at the same position, and where each id is held.
 #[derive(Debug, Default)]
 pub struct RuleSet {
+    /// How many files have been gathered.
+    files: u32,
+    /// Where each rule held was read, at the same position.
+    origins: Vec<Origin>,
+    /// True once a rule has replaced another (OSSEC's `overwrite="yes"`): the rules are then
+    /// no longer their files' rules in their files' order.
+    overwritten: bool,
     places: Vec<Place>,
     /// Where each rule id is held in `rules`.
     positions: HashMap<String, usize>,
-    rules: Vec<IndexedRule>,
+    rules: Vec<RuleFacts>,
 }
 
 /// Where a rule is and how it relates to other rules: what validation needs besides its index
@@ -74,6 +92,7 @@ struct Place {
 impl RuleSet {
     /// Makes room for `more` rules.
     fn reserve(&mut self, more: usize) {
+        self.origins.reserve(more);
         self.places.reserve(more);
         self.positions.reserve(more);
         self.rules.reserve(more);
@@ -87,24 +106,30 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
-    /// The index entries of the rules, in order.
-    pub fn into_indexed(self) -> Vec<IndexedRule> {
-        self.rules
+    /// The facts of the rules, in order, and, where a rule replaced another, where each was
+    /// read: the index must then be made again in that order (see `release::package_all`).
+    pub fn into_facts(self) -> (Vec<RuleFacts>, Option<Vec<Origin>>) {
+        (self.rules, self.overwritten.then_some(self.origins))
     }
 
-    /// Adds a rule. One whose id the set holds already replaces the rule held where it says
-    /// `overwrite`, as OSSEC does; otherwise it comes back with the position of the rule held.
-    fn add(&mut self, entry: Entry) -> Option<(Entry, usize)> {
+    /// Adds a rule read at `origin`. One whose id the set holds already replaces the rule held
+    /// where it says `overwrite`, as OSSEC does; otherwise it comes back with the position of
+    /// the rule held.
+    fn add(&mut self, entry: Entry, origin: Origin) -> Option<(Entry, usize)> {
         match self.positions.entry(entry.id().to_owned()) {
             hash_map::Entry::Vacant(slot) => {
                 slot.insert(self.rules.len());
                 let (place, rule) = entry.split();
+                self.origins.push(origin);
                 self.places.push(place);
                 self.rules.push(rule);
                 None
             }
             hash_map::Entry::Occupied(held) if entry.overwrite => {
-                (self.places[*held.get()], self.rules[*held.get()]) = entry.split();
+                let at = *held.get();
+                (self.places[at], self.rules[at]) = entry.split();
+                self.origins[at] = origin;
+                self.overwritten = true;
                 None
             }
             hash_map::Entry::Occupied(held) => Some((entry, *held.get())),
@@ -156,8 +181,14 @@ impl Gathering {
         self.diagnostics.extend(file.diagnostics);
         let set = self.sets.entry(kind).or_default();
         set.reserve(file.rules.len());
-        for rule in file.rules {
-            let Some((rule, at)) = set.add(rule) else {
+        let number = set.files;
+        set.files += 1;
+        for (n, rule) in file.rules.into_iter().enumerate() {
+            let origin = (
+                number,
+                u32::try_from(n).expect("fewer than 4 billion rules a file"),
+            );
+            let Some((rule, at)) = set.add(rule, origin) else {
                 continue;
             };
             let message = format!(
@@ -224,7 +255,7 @@ mod tests {
             id.into(),
         );
         rule.name = format!("rule {id}");
-        Entry::new(rule, &path.into())
+        Entry::new(rule, &path.into()).0
     }
 
     /// Gathers the files in order, as a release gathers its batches.
@@ -282,7 +313,7 @@ mod tests {
     fn overwrite_replaces_the_earlier_rule_in_place() {
         let mut later = rule("1", "b.xml", 7);
         later.overwrite = true;
-        later.indexed.name = "new".into();
+        later.facts.name = "new".into();
         let v = validate(
             vec![
                 file(vec![rule("1", "a.xml", 3), rule("2", "a.xml", 9)]),
@@ -291,15 +322,19 @@ mod tests {
             Severity::Error,
         );
         assert!(v.diagnostics.is_empty());
-        let rules = &v.sets[&Kind::LogInspection].rules;
-        assert_eq!((rules[0].name.as_str(), rules.len()), ("new", 2));
+        let set = &v.sets[&Kind::LogInspection];
+        let rules = &set.rules;
+        assert_eq!((&*rules[0].name, rules.len()), ("new", 2));
+        // Where each rule held was read: the index is made again in this order.
+        assert_eq!(set.origins, [(1, 0), (0, 1)]);
+        assert!(set.overwritten);
     }
 
     #[test]
     fn overwrite_and_duplicates_within_one_file_work_as_across_files() {
         let mut later = rule("1", "a.xml", 7);
         later.overwrite = true;
-        later.indexed.name = "new".into();
+        later.facts.name = "new".into();
         let parsed = file(vec![
             rule("1", "a.xml", 3),
             rule("2", "a.xml", 5),
@@ -313,7 +348,7 @@ mod tests {
             ["a.xml:9:1: duplicate log-inspection rule id `2`: also defined at a.xml:5:1"]
         );
         let set = &v.sets[&Kind::LogInspection];
-        let names: Vec<&str> = set.rules.iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<&str> = set.rules.iter().map(|r| &*r.name).collect();
         assert_eq!(names, ["new", "rule 2"]);
         assert_eq!(set.len(), 2);
     }

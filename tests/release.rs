@@ -9,6 +9,7 @@ use common::{Project, have, snapshot, succeeds};
 use predicates::prelude::*;
 use rulecut::digest::sha256;
 use rulecut::manifest::{self, Manifest, SignedFile};
+use rulecut::package::{Index, IndexedRule};
 use rulecut::sign::{self, PublicKey};
 
 const AT: &str = "2026-12-01T09:00:00Z";
@@ -181,7 +182,8 @@ fn the_library_reads_back_and_checks_what_build_writes() {
             (bundle.file.as_str(), "RU26-001", 1)
         );
         assert_eq!(comment.product, "Example Rule Update");
-        let index = rulecut::package::read_index(&bundle.file, &bytes).expect("an index");
+        let index: Index<IndexedRule> =
+            rulecut::package::read_index(&bundle.file, &bytes).expect("an index");
         assert_eq!(index.rules.len(), bundle.rules.total);
     }
 }
@@ -608,6 +610,8 @@ fn duplicates_and_overwrites_are_found_across_many_files() {
         let text = rule(300_000 + n, "", &format!("n{n}"));
         std::fs::write(folder.join(format!("many-{n:04}.xml")), text).expect("write");
     }
+    // A file without rules still counts among the kind's files.
+    std::fs::write(folder.join("many-none.xml"), "<var name=\"NONE\">1</var>\n").expect("write");
     let last = folder.join("zz-last.xml");
     std::fs::write(&last, rule(300_000, "", "again")).expect("write");
     project
@@ -623,7 +627,8 @@ fn duplicates_and_overwrites_are_found_across_many_files() {
     std::fs::write(&last, rule(300_000, " overwrite=\"yes\"", "again")).expect("write");
     let release = project.build(AT);
     let bundle = std::fs::read(release.join("log-inspection.zip")).expect("the bundle");
-    let index = rulecut::package::read_index("log-inspection.zip", &bundle).expect("an index");
+    let index: Index<IndexedRule> =
+        rulecut::package::read_index("log-inspection.zip", &bundle).expect("an index");
     let many: Vec<(&str, &str)> = (index.rules.iter())
         .filter(|r| r.path.contains("many-") || r.path.contains("zz-last"))
         .map(|r| (r.id.as_str(), r.name.as_str()))

@@ -9,14 +9,14 @@ use crate::manifest::{Signing, Tool};
 const LI: Kind = Kind::LogInspection;
 
 /// A rule of kind `LI` whose digest is that of `content`.
-fn rule(id: &str, revision: Option<u32>, content: &str) -> IndexedRule {
-    IndexedRule {
+fn rule(id: &str, revision: Option<u32>, content: &str) -> RuleFacts {
+    RuleFacts {
         revision,
         ..crate::diff::tests::indexed(id, content)
     }
 }
 
-fn rules(list: &[IndexedRule]) -> Rules {
+fn rules(list: &[RuleFacts]) -> Rules {
     BTreeMap::from([(LI, list.to_vec())])
 }
 
@@ -56,7 +56,7 @@ struct Story {
 }
 
 impl Story {
-    fn release(mut self, trigger: Trigger, list: &[IndexedRule]) -> Story {
+    fn release(mut self, trigger: Trigger, list: &[RuleFacts]) -> Story {
         let new = rules(list);
         let old = self.rules.last().cloned().unwrap_or_default();
         let sequence = self.chain.len() as u64 + 1;
@@ -75,17 +75,17 @@ impl Story {
         self
     }
 
-    fn manual(self, list: &[IndexedRule]) -> Story {
+    fn manual(self, list: &[RuleFacts]) -> Story {
         self.release(Trigger::Manual, list)
     }
 
-    fn emergency(self, list: &[IndexedRule]) -> Story {
+    fn emergency(self, list: &[RuleFacts]) -> Story {
         let reason = "CVE-2026-0001".to_owned();
         self.release(Trigger::Emergency { reason }, list)
     }
 
     /// The guards on a next release of `list`, and the history positions they read.
-    fn next(&self, list: &[IndexedRule], overrides: &[Guard]) -> (Vec<Violation>, Vec<usize>) {
+    fn next(&self, list: &[RuleFacts], overrides: &[Guard]) -> (Vec<Violation>, Vec<usize>) {
         let new = rules(list);
         let old = self.rules.last().cloned().unwrap_or_default();
         let changes = diff::diff(&old, &new);
@@ -99,7 +99,7 @@ impl Story {
             overrides: &overrides,
         };
         let read = RefCell::new(Vec::new());
-        let mut load = |position: usize, kind: Kind| -> Result<Vec<IndexedRule>, ()> {
+        let mut load = |position: usize, kind: Kind| -> Result<Vec<RuleFacts>, ()> {
             read.borrow_mut().push(position);
             Ok(self.rules[position].get(&kind).cloned().unwrap_or_default())
         };
@@ -150,7 +150,7 @@ fn rules_without_revisions_are_not_held_to_the_revision_guards() {
     let (found, _) = story.next(&next, &[]);
     assert!(found.is_empty(), "{found:?}");
     let changes = diff::diff(&story.rules[0], &rules(&next));
-    assert_eq!(changes.kinds[&LI].updated[0].rule.id, "100");
+    assert_eq!(&*changes.kinds[&LI].updated[0].rule.id, "100");
 }
 
 #[test]

@@ -10,6 +10,8 @@
 //! bundle of 4 GiB or more, or more than 65,535 entries, is refused rather than written in a
 //! form some importers cannot read. The format: PKWARE's APPNOTE.TXT, sections 4.3 and 4.4.
 
+use std::io::Read;
+
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use rayon::prelude::*;
 
@@ -60,16 +62,32 @@ impl Deflated {
     pub fn stream(&self) -> impl Iterator<Item = &[u8]> {
         self.pieces.iter().map(Vec::as_slice)
     }
+
+    /// The entry's content, inflated again.
+    pub fn inflate(&self) -> Vec<u8> {
+        let stream: Vec<u8> = self.stream().flatten().copied().collect();
+        let mut content = Vec::with_capacity(usize::try_from(self.size).unwrap_or(0));
+        flate2::read::DeflateDecoder::new(stream.as_slice())
+            .read_to_end(&mut content)
+            .expect("a stream deflated here inflates");
+        content
+    }
 }
 
 /// Deflates `data` at `level`, its chunks in parallel.
 pub fn deflate(data: &[u8], level: u32) -> Deflated {
+    Deflated::join(deflate_chunks(data, level, true))
+}
+
+/// Deflates `data` at `level` as pieces of a longer entry, its chunks in parallel; with
+/// `last`, the final piece ends the entry.
+pub fn deflate_chunks(data: &[u8], level: u32, last: bool) -> Vec<Piece> {
     let count = data.len().div_ceil(CHUNK).max(1);
     let pieces = (0..count).into_par_iter().map(|i| {
         let chunk = &data[(i * CHUNK).min(data.len())..((i + 1) * CHUNK).min(data.len())];
-        deflate_piece(chunk, level, i + 1 == count)
+        deflate_piece(chunk, level, last && i + 1 == count)
     });
-    Deflated::join(pieces.collect())
+    pieces.collect()
 }
 
 /// Deflates one chunk of an entry: a sync flush ends it, or, for the last, the final block.
