@@ -214,7 +214,10 @@ impl IndexStats {
     fn add(&mut self, other: IndexStats) {
         self.disabled += other.disabled;
         self.min_agent_version = self.min_agent_version.take().max(other.min_agent_version);
-        self.min_manager_version = (self.min_manager_version.take()).max(other.min_manager_version);
+        self.min_manager_version = self
+            .min_manager_version
+            .take()
+            .max(other.min_manager_version);
         self.total += other.total;
     }
 }
