@@ -27,7 +27,7 @@ use crate::rules::{Kind, Mode};
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct RuleFacts {
     #[serde(default)]
-    pub cves: Arc<[String]>,
+    pub cves: Box<[String]>,
     pub digest: Sha256,
     #[serde(default)]
     pub disabled: bool,
@@ -58,7 +58,7 @@ impl RuleFacts {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RuleSummary {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    pub cves: Arc<[String]>,
+    pub cves: Box<[String]>,
     pub id: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_agent_version: Option<Arc<str>>,
@@ -72,7 +72,7 @@ pub struct RuleSummary {
 impl RuleSummary {
     fn of(rule: &RuleFacts) -> RuleSummary {
         RuleSummary {
-            cves: Arc::clone(&rule.cves),
+            cves: rule.cves.clone(),
             id: Arc::clone(&rule.id),
             min_agent_version: rule.min_agent_version.clone(),
             name: Arc::clone(&rule.name),
@@ -289,7 +289,7 @@ pub(crate) mod tests {
 
     pub(crate) fn indexed(id: &str, content: &str) -> RuleFacts {
         RuleFacts {
-            cves: Arc::from([]),
+            cves: Box::default(),
             digest: sha256(content.as_bytes()),
             disabled: false,
             id: id.into(),

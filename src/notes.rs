@@ -343,7 +343,7 @@ mod tests {
 
     fn summary(id: &str) -> RuleSummary {
         RuleSummary {
-            cves: Arc::from(["CVE-2021-44228".to_owned()]),
+            cves: Box::from(["CVE-2021-44228".to_owned()]),
             id: id.into(),
             min_agent_version: None,
             name: format!("rule {id}").into(),

@@ -47,11 +47,15 @@ impl Entry {
         &self.facts.id
     }
 
-    /// What validation keeps of the entry beside its facts, and the facts.
-    fn split(self) -> (Place, RuleFacts) {
+    /// What validation keeps of the entry beside its facts, and the facts. `file` is the path
+    /// of the entry's file, shared by the places of all its rules.
+    fn split(self, file: &Arc<str>) -> (Place, RuleFacts) {
+        let Location { path, line, column } = self.location;
         let place = Place {
             depends_on: self.depends_on,
-            location: self.location,
+            column,
+            line,
+            path: if *path == **file { Arc::clone(file) } else { path.into() },
         };
         (place, self.facts)
     }
@@ -77,7 +81,7 @@ pub struct RuleSet {
     overwritten: bool,
     places: Vec<Place>,
     /// Where each rule id is held in `rules`.
-    positions: HashMap<String, usize>,
+    positions: HashMap<Arc<str>, usize>,
     rules: Vec<RuleFacts>,
 }
 
@@ -85,8 +89,16 @@ pub struct RuleSet {
 /// entry.
 #[derive(Debug)]
 struct Place {
+    column: u32,
     depends_on: Vec<String>,
-    location: Location,
+    line: u32,
+    path: Arc<str>,
+}
+
+impl Place {
+    fn location(&self) -> Location {
+        Location::new(&self.path, self.line, self.column)
+    }
 }
 
 impl RuleSet {
@@ -115,11 +127,11 @@ impl RuleSet {
     /// Adds a rule read at `origin`. One whose id the set holds already replaces the rule held
     /// where it says `overwrite`, as OSSEC does; otherwise it comes back with the position of
     /// the rule held.
-    fn add(&mut self, entry: Entry, origin: Origin) -> Option<(Entry, usize)> {
-        match self.positions.entry(entry.id().to_owned()) {
+    fn add(&mut self, entry: Entry, origin: Origin, file: &Arc<str>) -> Option<(Entry, usize)> {
+        match self.positions.entry(Arc::clone(&entry.facts.id)) {
             hash_map::Entry::Vacant(slot) => {
                 slot.insert(self.rules.len());
-                let (place, rule) = entry.split();
+                let (place, rule) = entry.split(file);
                 self.origins.push(origin);
                 self.places.push(place);
                 self.rules.push(rule);
@@ -127,7 +139,7 @@ impl RuleSet {
             }
             hash_map::Entry::Occupied(held) if entry.overwrite => {
                 let at = *held.get();
-                (self.places[at], self.rules[at]) = entry.split();
+                (self.places[at], self.rules[at]) = entry.split(file);
                 self.origins[at] = origin;
                 self.overwritten = true;
                 None
@@ -183,19 +195,20 @@ impl Gathering {
         set.reserve(file.rules.len());
         let number = set.files;
         set.files += 1;
+        let path: Arc<str> = file.rules.first().map_or("", |r| &r.location.path).into();
         for (n, rule) in file.rules.into_iter().enumerate() {
             let origin = (
                 number,
                 u32::try_from(n).expect("fewer than 4 billion rules a file"),
             );
-            let Some((rule, at)) = set.add(rule, origin) else {
+            let Some((rule, at)) = set.add(rule, origin, &path) else {
                 continue;
             };
             let message = format!(
                 "duplicate {} rule id `{}`: also defined at {}",
                 kind,
                 rule.id(),
-                set.places[at].location
+                set.places[at].location()
             );
             self.diagnostics
                 .push(Diagnostic::error(rule.location, message));
@@ -231,7 +244,7 @@ fn check_references(set: &RuleSet, severity: Severity) -> Vec<Diagnostic> {
                 "rule `{}` builds on rule `{missing}`, which this release does not hold",
                 rule.id
             );
-            let location = place.location.clone();
+            let location = place.location();
             let diagnostic = match severity {
                 Severity::Error => Diagnostic::error(location, message),
                 Severity::Warning => Diagnostic::warning(location, message),
