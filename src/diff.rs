@@ -40,18 +40,41 @@ pub struct RuleFacts {
 }
 
 impl RuleFacts {
-    pub fn of(rule: &IndexedRule) -> RuleFacts {
+    /// The facts of `rule`, with text that other rules of its file share taken from `shared`.
+    pub fn of(rule: &IndexedRule, shared: &mut SharedText) -> RuleFacts {
         RuleFacts {
             cves: rule.cves.as_slice().into(),
             digest: rule.digest,
             disabled: rule.disabled,
             id: rule.id.as_str().into(),
-            min_agent_version: rule.min_agent_version.as_deref().map(Arc::from),
+            min_agent_version: rule.min_agent_version.as_deref().map(|v| shared.get(v)),
             mode: rule.mode,
             name: rule.name.as_str().into(),
             revision: rule.revision,
-            severity: rule.severity.as_deref().map(Arc::from),
+            severity: rule.severity.as_deref().map(|s| shared.get(s)),
         }
+    }
+}
+
+/// The few values that most rules of a file repeat, such as severities and minimum versions,
+/// each held once for the file's facts instead of once a rule.
+#[derive(Debug, Default)]
+pub struct SharedText(Vec<Arc<str>>);
+
+impl SharedText {
+    /// Values past this many are not shared, so that a file of all-different values costs no
+    /// more than a short scan a rule.
+    const MOST: usize = 16;
+
+    fn get(&mut self, value: &str) -> Arc<str> {
+        if let Some(held) = self.0.iter().find(|held| ***held == *value) {
+            return Arc::clone(held);
+        }
+        let text: Arc<str> = value.into();
+        if self.0.len() < Self::MOST {
+            self.0.push(Arc::clone(&text));
+        }
+        text
     }
 }
 
@@ -303,6 +326,22 @@ pub(crate) mod tests {
 
     fn rules(kind: Kind, list: Vec<RuleFacts>) -> Rules {
         BTreeMap::from([(kind, list)])
+    }
+
+    #[test]
+    fn shared_text_is_held_once_up_to_a_bound() {
+        let mut shared = SharedText::default();
+        let (a, b) = (shared.get("Critical"), shared.get("Critical"));
+        assert!(Arc::ptr_eq(&a, &b));
+        for n in 0..SharedText::MOST {
+            shared.get(&n.to_string());
+        }
+        let (c, d) = (shared.get("late"), shared.get("late"));
+        assert_eq!((&*c, &*d), ("late", "late"));
+        assert!(
+            !Arc::ptr_eq(&c, &d),
+            "no more values are held past the bound"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::config::Config;
-use crate::diff::{self, ChangeSet};
+use crate::diff::{self, ChangeSet, SharedText};
 use crate::digest::{Sha256, sha256};
 use crate::guard::{self, Guard, Violation};
 use crate::ledger::{self, History, LedgerError};
@@ -274,11 +274,12 @@ type Packing<T> = BTreeMap<Kind, Vec<T>>;
 fn entries(config: &Config, file: &RuleFile, parsed: Parsed) -> (Parsed<Entry>, Vec<IndexedRule>) {
     let path: Arc<str> = file.entry.as_str().into();
     let default = source_default(config, &file.source);
+    let mut shared = SharedText::default();
     let rules = parsed.rules.into_iter().map(|mut rule| {
         if rule.min_agent_version.is_none() {
             rule.min_agent_version = default.clone();
         }
-        Entry::new(rule, &path)
+        Entry::new(rule, &path, &mut shared)
     });
     let (rules, indexed) = rules.unzip();
     let parsed = Parsed {

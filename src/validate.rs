@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::diff::RuleFacts;
+use crate::diff::{RuleFacts, SharedText};
 use crate::package::IndexedRule;
 use crate::rules::{Diagnostic, Kind, Location, Parsed, Rule, Severity};
 
@@ -28,15 +28,16 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The entry of a rule found in the bundle entry `path`, and the rule's index entry.
-    pub fn new(mut rule: Rule, path: &Arc<str>) -> (Entry, IndexedRule) {
+    /// The entry of a rule found in the bundle entry `path`, and the rule's index entry; text
+    /// the file's rules repeat comes from `shared`.
+    pub fn new(mut rule: Rule, path: &Arc<str>, shared: &mut SharedText) -> (Entry, IndexedRule) {
         let depends_on = std::mem::take(&mut rule.depends_on);
         let location = rule.location.clone();
         let overwrite = rule.overwrite;
         let indexed = IndexedRule::new(rule, path);
         let entry = Entry {
             depends_on,
-            facts: RuleFacts::of(&indexed),
+            facts: RuleFacts::of(&indexed, shared),
             location,
             overwrite,
         };
@@ -55,7 +56,11 @@ impl Entry {
             depends_on: self.depends_on,
             column,
             line,
-            path: if *path == **file { Arc::clone(file) } else { path.into() },
+            path: if *path == **file {
+                Arc::clone(file)
+            } else {
+                path.into()
+            },
         };
         (place, self.facts)
     }
@@ -268,7 +273,7 @@ mod tests {
             id.into(),
         );
         rule.name = format!("rule {id}");
-        Entry::new(rule, &path.into()).0
+        Entry::new(rule, &path.into(), &mut SharedText::default()).0
     }
 
     /// Gathers the files in order, as a release gathers its batches.
