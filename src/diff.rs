@@ -310,7 +310,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::digest::sha256;
 
-    pub(crate) fn indexed(id: &str, content: &str) -> RuleFacts {
+    pub(crate) fn facts(id: &str, content: &str) -> RuleFacts {
         RuleFacts {
             cves: Box::default(),
             digest: sha256(content.as_bytes()),
@@ -348,11 +348,11 @@ pub(crate) mod tests {
     fn new_updated_and_removed_rules_are_found_by_id_and_digest() {
         let old = rules(
             Kind::Firewall,
-            vec![indexed("1", "a"), indexed("2", "b"), indexed("3", "c")],
+            vec![facts("1", "a"), facts("2", "b"), facts("3", "c")],
         );
         let new = rules(
             Kind::Firewall,
-            vec![indexed("1", "a"), indexed("2", "B"), indexed("4", "d")],
+            vec![facts("1", "a"), facts("2", "B"), facts("4", "d")],
         );
         let changes = &diff(&old, &new).kinds[&Kind::Firewall];
         let ids = |list: &[RuleSummary]| list.iter().map(|r| r.id.to_string()).collect::<Vec<_>>();
@@ -365,8 +365,8 @@ pub(crate) mod tests {
 
     #[test]
     fn updates_name_the_fields_people_care_about() {
-        let old = indexed("1", "a");
-        let mut new = indexed("1", "b");
+        let old = facts("1", "a");
+        let mut new = facts("1", "b");
         new.revision = Some(2);
         new.mode = Some(Mode::Prevent);
         let mut detect = old.clone();
@@ -383,7 +383,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_same_rules_are_no_change() {
-        let old = rules(Kind::Firewall, vec![indexed("1", "a")]);
+        let old = rules(Kind::Firewall, vec![facts("1", "a")]);
         assert!(diff(&old, &old.clone()).is_empty());
         assert!(!diff(&Rules::new(), &old).is_empty());
     }

@@ -12,7 +12,7 @@ const LI: Kind = Kind::LogInspection;
 fn rule(id: &str, revision: Option<u32>, content: &str) -> RuleFacts {
     RuleFacts {
         revision,
-        ..crate::diff::tests::indexed(id, content)
+        ..crate::diff::tests::facts(id, content)
     }
 }
 
