@@ -133,18 +133,17 @@ pub struct Index<R> {
     pub rules: Vec<R>,
 }
 
-/// A packaged bundle, held in memory once: to hash it, sign it and write it. Its rules are
-/// not kept: the manifest needs only their counts and highest minimum versions.
+/// What the manifest records of a packaged bundle, whose bytes [`package`] gives beside it.
+/// Its rules are not kept: the manifest needs only their counts and highest minimum versions.
 #[derive(Debug)]
 pub struct Bundle {
-    pub bytes: Vec<u8>,
     pub counts: RuleCounts,
     pub kind: Kind,
     /// The highest minimum agent version of its rules.
     pub min_agent_version: Option<AgentVersion>,
     /// The highest minimum manager version of its rules.
     pub min_manager_version: Option<AgentVersion>,
-    pub sha256: Sha256,
+    pub size: u64,
 }
 
 impl Bundle {
@@ -258,7 +257,7 @@ pub fn package(
     kind: Kind,
     parts: Vec<Part>,
     index: Vec<IndexPiece>,
-) -> Result<Bundle, PackageError> {
+) -> Result<(Bundle, Vec<u8>), PackageError> {
     let (index, stats) = join_index(kind, index);
     let mut entries: Vec<(String, Deflated)> =
         parts.into_iter().map(|p| (p.name, p.deflated)).collect();
@@ -268,9 +267,7 @@ pub fn package(
         file: file_name(kind),
         limit,
     })?;
-    Ok(Bundle {
-        sha256: sha256(&bytes),
-        bytes,
+    let bundle = Bundle {
         counts: RuleCounts {
             disabled: stats.disabled,
             enabled: stats.total - stats.disabled,
@@ -279,7 +276,9 @@ pub fn package(
         kind,
         min_agent_version: stats.min_agent_version,
         min_manager_version: stats.min_manager_version,
-    })
+        size: bytes.len() as u64,
+    };
+    Ok((bundle, bytes))
 }
 
 /// `index.json` as compact JSON, an [`Index`] of the rules of `pieces`, deflated: a head, the
@@ -363,16 +362,17 @@ mod tests {
         let index = || vec![IndexPiece::of(&[indexed("1", &a)])];
         let one = package(Kind::Firewall, parts(&[&a, &b]), index());
         let two = package(Kind::Firewall, parts(&[&b, &a]), index());
-        let (one, two) = (one.expect("packaged"), two.expect("packaged"));
-        assert_eq!(one.bytes, two.bytes);
-        assert_eq!(one.sha256, sha256(&one.bytes));
+        let ((one, one_bytes), (two, two_bytes)) = (one.expect("packaged"), two.expect("packaged"));
+        assert_eq!(one_bytes, two_bytes);
+        assert_eq!(one.size, two.size);
+        assert_eq!(one.size, one_bytes.len() as u64);
     }
 
     #[test]
     fn entries_are_sorted_with_fixed_times_and_modes_and_no_folders() {
         let (a, b) = (file("s/z.yaml", "- z"), file("s/a-b.yaml", "- a"));
-        let bundle = package(Kind::Firewall, parts(&[&a, &b]), Vec::new()).expect("packaged");
-        let mut archive = ZipArchive::new(Cursor::new(bundle.bytes)).expect("a zip");
+        let (_, bytes) = package(Kind::Firewall, parts(&[&a, &b]), Vec::new()).expect("packaged");
+        let mut archive = ZipArchive::new(Cursor::new(bytes)).expect("a zip");
         let names: Vec<String> = (0..archive.len())
             .map(|i| {
                 archive
@@ -400,7 +400,7 @@ mod tests {
         off.disabled = true;
         let rules = vec![indexed("1", &a), off];
         let index = vec![IndexPiece::of(&rules)];
-        let bundle = package(Kind::Firewall, parts(&[&a]), index).expect("packaged");
+        let (bundle, bytes) = package(Kind::Firewall, parts(&[&a]), index).expect("packaged");
         assert_eq!(
             bundle.counts,
             RuleCounts {
@@ -409,8 +409,7 @@ mod tests {
                 total: 2
             }
         );
-        let index: Index<IndexedRule> =
-            read_index("firewall.zip", &bundle.bytes).expect("an index");
+        let index: Index<IndexedRule> = read_index("firewall.zip", &bytes).expect("an index");
         assert_eq!(index.rules, rules);
         assert_eq!(index.kind, Kind::Firewall);
     }

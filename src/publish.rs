@@ -1,11 +1,12 @@
 //! Writing a release into the output folder atomically: the publish stage of the pipeline.
 //!
-//! A release is assembled in a staging folder inside the output folder, every file synced, then
-//! renamed into place in one step, so it appears whole or not at all. Only then are
-//! `latest.json` and the ledger replaced, each by write-then-rename. A crash at any point leaves
-//! the last good state, or the whole new release with a stale ledger, which the next run
-//! rebuilds from the manifests. Stale staging folders are removed by the next run, under the
-//! lock.
+//! A release is assembled in a staging folder inside the output folder ([`Stage`]), each file
+//! written and synced as soon as it is made, then renamed into place in one step, so it
+//! appears whole or not at all. Only then are `latest.json` and the ledger replaced, each by
+//! write-then-rename. A build that fails removes its staging folder; a crash at any point
+//! leaves the last good state, or the whole new release with a stale ledger, which the next run
+//! rebuilds from the manifests. Staging folders left by a crash are removed by the next run,
+//! under the lock.
 //!
 //! The lock is a file, `.rulecut.lock`, that is never renamed or removed, so every process
 //! locks the same inode.
@@ -17,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
+
+use crate::digest::{Sha256, sha256};
 
 pub const LOCK_NAME: &str = ".rulecut.lock";
 const STAGING_PREFIX: &str = ".staging-";
@@ -122,50 +125,92 @@ pub fn clean_staging(output: &Path, _lock: &OutputLock) -> Result<(), PublishErr
 /// A file to write: its bare name and its bytes.
 pub type NamedFile = (String, Vec<u8>);
 
-/// What one publish writes.
-pub struct Publication<'a> {
-    /// The release folder's files, by bare name.
-    pub files: &'a [NamedFile],
-    pub id: &'a str,
-    pub ledger: &'a [u8],
-    /// Files beside the release folders, such as `latest.json`, replaced after the rename.
-    pub pointers: &'a [NamedFile],
+/// A release folder being assembled: each file is written into the staging folder as soon as
+/// it is made, so that none is held in memory until the end, and the folder appears in the
+/// output only when [`Stage::publish`] renames it into place. Dropped unpublished, for an
+/// error at any step, the staging folder is removed; after a crash the next run removes it
+/// ([`clean_staging`]).
+#[derive(Debug)]
+pub struct Stage<'a> {
+    folder: PathBuf,
+    _lock: &'a OutputLock,
+    output: PathBuf,
+    published: bool,
+    target: PathBuf,
 }
 
-/// Publishes a release into `output`, returning the release folder's path.
-pub fn publish(
-    output: &Path,
-    publication: &Publication,
-    _lock: &OutputLock,
-    checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
-) -> Result<PathBuf, PublishError> {
-    let target = output.join(publication.id);
-    if target.exists() {
-        return Err(PublishError::Exists { path: target });
+impl<'a> Stage<'a> {
+    /// Opens the staging folder of release `id` in `output`, refusing a release folder that
+    /// already exists.
+    pub fn open(output: &Path, id: &str, lock: &'a OutputLock) -> Result<Stage<'a>, PublishError> {
+        let target = output.join(id);
+        if target.exists() {
+            return Err(PublishError::Exists { path: target });
+        }
+        let folder = output.join(format!("{STAGING_PREFIX}{id}"));
+        let write_error = |source| PublishError::Write {
+            path: folder.clone(),
+            source,
+        };
+        std::fs::create_dir(&folder).map_err(write_error)?;
+        let stage = Stage {
+            folder,
+            _lock: lock,
+            output: output.to_owned(),
+            published: false,
+            target,
+        };
+        std::fs::set_permissions(&stage.folder, std::fs::Permissions::from_mode(0o755)).map_err(
+            |source| PublishError::Write {
+                path: stage.folder.clone(),
+                source,
+            },
+        )?;
+        Ok(stage)
     }
-    let staging = output.join(format!("{STAGING_PREFIX}{}", publication.id));
-    let write_error = |path: &Path| {
-        let path = path.to_owned();
-        move |source| PublishError::Write { path, source }
-    };
-    std::fs::create_dir(&staging).map_err(write_error(&staging))?;
-    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o755))
-        .map_err(write_error(&staging))?;
-    for (name, bytes) in publication.files {
-        write_synced(&staging.join(name), bytes)?;
+
+    /// Writes one file of the release folder, synced, and gives its digest.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<Sha256, PublishError> {
+        write_synced(&self.folder.join(name), bytes)?;
+        Ok(sha256(bytes))
     }
-    sync_folder(&staging)?;
-    checkpoint(Step::Staged).map_err(write_error(&staging))?;
-    std::fs::rename(&staging, &target).map_err(write_error(&target))?;
-    sync_folder(output)?;
-    checkpoint(Step::Renamed).map_err(write_error(&target))?;
-    for (name, bytes) in publication.pointers {
-        write_atomic(&output.join(name), bytes)?;
+
+    /// Renames the release folder into place, then replaces the `pointers` beside it (such as
+    /// `latest.json`) and the ledger, returning the release folder's path.
+    pub fn publish(
+        mut self,
+        pointers: &[NamedFile],
+        ledger: &[u8],
+        checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
+    ) -> Result<PathBuf, PublishError> {
+        let write_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| PublishError::Write { path, source }
+        };
+        sync_folder(&self.folder)?;
+        checkpoint(Step::Staged).map_err(write_error(&self.folder))?;
+        std::fs::rename(&self.folder, &self.target).map_err(write_error(&self.target))?;
+        self.published = true;
+        sync_folder(&self.output)?;
+        checkpoint(Step::Renamed).map_err(write_error(&self.target))?;
+        for (name, bytes) in pointers {
+            write_atomic(&self.output.join(name), bytes)?;
+        }
+        checkpoint(Step::LatestWritten).map_err(write_error(&self.output))?;
+        write_atomic(&self.output.join(crate::ledger::LEDGER_NAME), ledger)?;
+        checkpoint(Step::LedgerWritten).map_err(write_error(&self.output))?;
+        Ok(self.target.clone())
     }
-    checkpoint(Step::LatestWritten).map_err(write_error(output))?;
-    write_atomic(&output.join(crate::ledger::LEDGER_NAME), publication.ledger)?;
-    checkpoint(Step::LedgerWritten).map_err(write_error(output))?;
-    Ok(target)
+}
+
+impl Drop for Stage<'_> {
+    fn drop(&mut self) {
+        if !self.published
+            && let Err(error) = std::fs::remove_dir_all(&self.folder)
+        {
+            tracing::warn!(folder = %self.folder.display(), %error, "cannot remove the staging folder; the next run removes it");
+        }
+    }
 }
 
 /// Writes a file with mode 0644 whatever the umask, and syncs it.
@@ -238,13 +283,8 @@ mod tests {
     fn a_publish_stopped_before_the_rename_leaves_no_release() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let lock = OutputLock::acquire(dir.path(), None).expect("locked");
-        let files = [("a.txt".to_owned(), b"a".to_vec())];
-        let publication = Publication {
-            files: &files,
-            id: "R1",
-            ledger: b"{}",
-            pointers: &[],
-        };
+        let stage = Stage::open(dir.path(), "R1", &lock).expect("staged");
+        stage.write("a.txt", b"a").expect("written");
         let mut stop = |step| {
             if step == Step::Staged {
                 Err(std::io::Error::other("crash"))
@@ -252,21 +292,37 @@ mod tests {
                 Ok(())
             }
         };
-        assert!(publish(dir.path(), &publication, &lock, &mut stop).is_err());
-        assert!(!dir.path().join("R1").exists());
-        clean_staging(dir.path(), &lock).expect("cleaned");
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .expect("listed")
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(names, [LOCK_NAME]);
-        let path = publish(dir.path(), &publication, &lock, &mut |_| Ok(())).expect("published");
+        assert!(stage.publish(&[], b"{}", &mut stop).is_err());
+        let names = || -> Vec<_> {
+            let listing = std::fs::read_dir(dir.path()).expect("listed");
+            listing.flatten().map(|e| e.file_name()).collect()
+        };
+        assert_eq!(names(), [LOCK_NAME], "no release and no staging folder");
+
+        let stage = Stage::open(dir.path(), "R1", &lock).expect("staged");
+        let digest = stage.write("a.txt", b"a").expect("written");
+        assert_eq!(digest, sha256(b"a"));
+        let path = stage
+            .publish(&[], b"{}", &mut |_| Ok(()))
+            .expect("published");
         assert_eq!(std::fs::read(path.join("a.txt")).expect("read"), b"a");
         let mode = std::fs::metadata(path.join("a.txt"))
             .expect("stat")
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o644);
+        let error = Stage::open(dir.path(), "R1", &lock).unwrap_err();
+        assert!(matches!(error, PublishError::Exists { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_staging_folder_left_by_a_crash_is_removed_by_the_next_run() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let lock = OutputLock::acquire(dir.path(), None).expect("locked");
+        let staging = dir.path().join(format!("{STAGING_PREFIX}R1"));
+        std::fs::create_dir(&staging).expect("created");
+        std::fs::write(staging.join("a.txt"), "a").expect("written");
+        clean_staging(dir.path(), &lock).expect("cleaned");
+        assert!(!staging.exists());
     }
 }

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::config::Config;
 use crate::diff::{self, ChangeSet, SharedText};
-use crate::digest::{Sha256, sha256};
+use crate::digest::Sha256;
 use crate::guard::{self, Guard, Violation};
 use crate::ledger::{self, History, LedgerError};
 use crate::manifest::{
@@ -26,7 +26,7 @@ use crate::manifest::{
 };
 use crate::notes::{self, Notes, NotesError};
 use crate::package::{self, Bundle, IndexPiece, IndexedRule, PackageError, Part};
-use crate::publish::{self, NamedFile, OutputLock, Publication, PublishError, Step};
+use crate::publish::{self, NamedFile, OutputLock, PublishError, Stage, Step};
 use crate::review::Reviewed;
 use crate::rules::{Diagnostic, Format, Kind, Parsed, RuleFile};
 use crate::sign::{self, SignError, SigningKey, TrustedComment};
@@ -374,7 +374,14 @@ fn source_default(config: &Config, source: &str) -> Option<String> {
 /// kind's files are read again from their compressed bytes and its index made whole, in the
 /// order of [`Checked::origins`]. That costs a second reading of those files, which only such
 /// kinds pay.
-fn package_all(config: &Config, checked: Checked) -> Result<Vec<Bundle>, ReleaseError> {
+///
+/// Each bundle goes to `place` as soon as it is made, which writes it out and keeps what the
+/// release needs of it, so the bundles are not all held in memory at once.
+fn package_all<T: Send>(
+    config: &Config,
+    checked: Checked,
+    place: impl Fn(Bundle, Vec<u8>) -> Result<T, ReleaseError> + Sync,
+) -> Result<Vec<T>, ReleaseError> {
     let Checked {
         mut index,
         origins,
@@ -389,10 +396,11 @@ fn package_all(config: &Config, checked: Checked) -> Result<Vec<Bundle>, Release
         .into_iter()
         .map(|(kind, pieces)| (kind, parts.remove(&kind).unwrap_or_default(), pieces))
         .collect();
-    let bundles = kinds
-        .into_par_iter()
-        .map(|(kind, parts, pieces)| package::package(kind, parts, pieces));
-    Ok(bundles.collect::<Result<Vec<_>, _>>()?)
+    let placed = kinds.into_par_iter().map(|(kind, parts, pieces)| {
+        let (bundle, bytes) = package::package(kind, parts, pieces)?;
+        place(bundle, bytes)
+    });
+    placed.collect()
 }
 
 /// A kind's whole index, its files read again, with each rule where `origins` says it was read.
@@ -577,10 +585,10 @@ pub fn cut(
     lock: &OutputLock,
     checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
 ) -> Result<Cut, ReleaseError> {
-    let bundles = package_all(config, checked)?;
     let key = signing_key(config, request)?;
+    let stage = Stage::open(&request.output, &plan.release, lock)?;
     tracing::info!(key_id = %key.key_id(), release = %plan.release, "signing");
-    let (files, manifest_digest) = release_files(config, &plan, bundles, history, &key)?;
+    let manifest_digest = stage_release(config, &plan, checked, history, &key, &stage)?;
     let newest = Previous {
         manifest_sha256: manifest_digest,
         release: plan.release.clone(),
@@ -599,13 +607,7 @@ pub fn cut(
     let mut ledger_bytes =
         serde_json::to_vec_pretty(&ledger).expect("a ledger always converts to JSON");
     ledger_bytes.push(b'\n');
-    let publication = Publication {
-        files: &files,
-        id: &plan.release,
-        ledger: &ledger_bytes,
-        pointers: &latest,
-    };
-    let path = publish::publish(&request.output, &publication, lock, checkpoint)?;
+    let path = stage.publish(&latest, &ledger_bytes, checkpoint)?;
     tracing::info!(release = %plan.release, path = %path.display(), "published");
     Ok(Cut {
         key_id: key.key_id().to_string(),
@@ -614,98 +616,85 @@ pub fn cut(
     })
 }
 
-/// Every file of the release folder, signed, and the manifest's digest.
-fn release_files(
+/// Writes every file of the release folder into `stage`, signed, and gives the manifest's
+/// digest. Each file is written as soon as it is made and then dropped.
+fn stage_release(
     config: &Config,
     plan: &Plan,
-    bundles: Vec<Bundle>,
+    checked: Checked,
     history: &History,
     key: &SigningKey,
-) -> Result<(Vec<NamedFile>, Sha256), ReleaseError> {
-    let signed = |file: &str| SignedFile {
-        file: file.to_owned(),
-        product: config.product.clone(),
-        release: plan.release.clone(),
-        sequence: plan.sequence,
+    stage: &Stage,
+) -> Result<Sha256, ReleaseError> {
+    // A file and its detached signature, written; their names and digests.
+    let write_signed = |name: &str, bytes: &[u8]| -> Result<[(String, Sha256); 2], ReleaseError> {
+        let signed = SignedFile {
+            file: name.to_owned(),
+            product: config.product.clone(),
+            release: plan.release.clone(),
+            sequence: plan.sequence,
+        };
+        let comment = TrustedComment::new(signed.to_comment())?;
+        let signature = format!("{name}.sig");
+        let signature_digest = stage.write(
+            &signature,
+            sign::sign_detached(key, bytes, &comment).as_bytes(),
+        )?;
+        Ok([
+            (name.to_owned(), stage.write(name, bytes)?),
+            (signature, signature_digest),
+        ])
     };
-    let sign_file = |name: &str, bytes: &[u8]| -> Result<NamedFile, ReleaseError> {
-        let comment = TrustedComment::new(signed(name).to_comment())?;
-        Ok((
-            format!("{name}.sig"),
-            sign::sign_detached(key, bytes, &comment).into_bytes(),
-        ))
-    };
+    let bundles = package_all(config, checked, |bundle, bytes| {
+        let written = write_signed(&bundle.file_name(), &bytes)?;
+        Ok((bundle, written))
+    })?;
     let manifest = manifest_of(config, plan, &bundles, key);
-    // Each bundle's bytes move into the list of files to write: held once, never copied. Its
-    // digest is the one packaging took, and each is signed on its own thread.
-    let bundles = bundles
-        .into_par_iter()
-        .map(|bundle| {
-            let name = bundle.file_name();
-            let signature = hashed(sign_file(&name, &bundle.bytes)?);
-            Ok([signature, ((name, bundle.bytes), bundle.sha256)])
-        })
-        .collect::<Result<Vec<_>, ReleaseError>>()?;
-    let mut files: Vec<(NamedFile, Sha256)> = bundles.into_iter().flatten().collect();
-    let manifest_bytes = manifest.to_bytes();
-    let manifest_digest = sha256(&manifest_bytes);
-    files.push(hashed(sign_file(manifest::MANIFEST_NAME, &manifest_bytes)?));
-    files.push((
-        (manifest::MANIFEST_NAME.to_owned(), manifest_bytes),
-        manifest_digest,
-    ));
-    let notes = notes_files(config, plan, &manifest, history)?;
-    files.extend(notes.into_iter().map(hashed));
-    let listed: Vec<(String, Sha256)> = files.iter().map(|((n, _), d)| (n.clone(), *d)).collect();
+    let mut listed: Vec<(String, Sha256)> = bundles
+        .into_iter()
+        .flat_map(|(_, written)| written)
+        .collect();
+    let [(name, manifest_digest), signature] =
+        write_signed(manifest::MANIFEST_NAME, &manifest.to_bytes())?;
+    listed.extend([(name, manifest_digest), signature]);
+    let previous = history.chain.last().map(|(_, manifest)| manifest);
+    let notes = Notes::new(&manifest, previous, plan.changes.clone(), &plan.commits);
+    let rendered = notes::render(&notes, config.templates.as_deref())?;
+    for (name, text) in [
+        (notes::MARKDOWN_NAME, rendered.markdown),
+        (notes::JSON_NAME, rendered.json),
+    ] {
+        listed.push((name.to_owned(), stage.write(name, text.as_bytes())?));
+    }
     let checksums = manifest::checksums(&listed);
-    let mut files: Vec<NamedFile> = files.into_iter().map(|(file, _)| file).collect();
-    files.push((
-        format!("{}.sig", manifest::CHECKSUMS_NAME),
-        sign::sign_embedded(key, &checksums).into_bytes(),
-    ));
-    files.push((manifest::CHECKSUMS_NAME.to_owned(), checksums.into_bytes()));
-    Ok((files, manifest_digest))
+    stage.write(
+        &format!("{}.sig", manifest::CHECKSUMS_NAME),
+        sign::sign_embedded(key, &checksums).as_bytes(),
+    )?;
+    stage.write(manifest::CHECKSUMS_NAME, checksums.as_bytes())?;
+    Ok(manifest_digest)
 }
 
-/// A file to write and its digest.
-fn hashed(file: NamedFile) -> (NamedFile, Sha256) {
-    let digest = sha256(&file.1);
-    (file, digest)
-}
-
-/// The release notes, Markdown and JSON, made as `rulecut notes` remakes them.
-fn notes_files(
+/// The manifest of a release whose bundles are written, each with its file's digest first.
+fn manifest_of(
     config: &Config,
     plan: &Plan,
-    manifest: &Manifest,
-    history: &History,
-) -> Result<[NamedFile; 2], ReleaseError> {
-    let previous = history.chain.last().map(|(_, manifest)| manifest);
-    let notes = Notes::new(manifest, previous, plan.changes.clone(), &plan.commits);
-    let rendered = notes::render(&notes, config.templates.as_deref())?;
-    Ok([
-        (
-            notes::MARKDOWN_NAME.to_owned(),
-            rendered.markdown.into_bytes(),
-        ),
-        (notes::JSON_NAME.to_owned(), rendered.json.into_bytes()),
-    ])
-}
-
-fn manifest_of(config: &Config, plan: &Plan, bundles: &[Bundle], key: &SigningKey) -> Manifest {
+    bundles: &[(Bundle, [(String, Sha256); 2])],
+    key: &SigningKey,
+) -> Manifest {
     let bundle_records: Vec<BundleRecord> = bundles
         .iter()
-        .map(|b| BundleRecord {
+        .map(|(b, [(_, digest), _])| BundleRecord {
             file: b.file_name(),
             kind: b.kind,
             min_agent_version: b.min_agent_version.as_ref().map(ToString::to_string),
             rules: b.counts.clone(),
-            sha256: b.sha256,
-            size: b.bytes.len() as u64,
+            sha256: *digest,
+            size: b.size,
         })
         .collect();
     let highest = |version: fn(&Bundle) -> Option<&AgentVersion>| {
-        let found = bundles.iter().filter_map(version).max();
+        let found = bundles.iter().map(|(b, _)| b).filter_map(version).max();
         found.map(ToString::to_string)
     };
     Manifest {
