@@ -313,6 +313,23 @@ fn bad_yaml_bad_values_and_duplicates_are_all_listed_and_change_nothing() {
 }
 
 #[test]
+fn a_build_that_fails_after_packaging_leaves_the_output_as_it_was() {
+    let project = Project::samples();
+    project.build(AT);
+    let before = snapshot(&project.path().join("dist"));
+    // The notes are the last files made, after every bundle is written and signed.
+    let template = project.path().join("templates/release-notes.json.j2");
+    std::fs::write(&template, "{ \"release\": {{ release }}\n").expect("write");
+    project
+        .rulecut()
+        .args(["build", "--at", "2026-12-08T09:00:00Z"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("does not render valid JSON"));
+    assert_eq!(snapshot(&project.path().join("dist")), before);
+}
+
+#[test]
 fn problems_are_sorted_by_file_and_line() {
     let project = Project::samples();
     let folder = project.path().join("rules/log-inspection");
