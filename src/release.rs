@@ -7,6 +7,7 @@
 //! release is published atomically.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,9 +229,11 @@ pub fn check_collected(
     }
 }
 
-/// Reads the files a batch at a time, in parallel, and gathers each batch's rules before the
-/// next batch is read; to cut a release, also compresses each file and its rules' index
-/// entries as it is read.
+/// Reads the files in parallel and gathers their rules on this thread, in file order, while
+/// later files are still being read; to cut a release, also compresses each file and its
+/// rules' index entries as it is read. Only a few files more than there are threads are read
+/// ahead of the gathering, so a file's entries are never held twice for long, once in its own
+/// list and once in its kind's set.
 fn read_and_gather(
     config: &Config,
     files: Vec<(Kind, RuleFile, Format)>,
@@ -239,31 +242,67 @@ fn read_and_gather(
     let mut parts: Packing<Part> = BTreeMap::new();
     let mut index: Packing<IndexPiece> = BTreeMap::new();
     let mut gathering = Gathering::new(config.missing_references);
-    // Enough files a batch to keep every thread busy while the slowest file is read.
-    let size = 4 * rayon::current_num_threads();
-    let mut files = files.into_iter().peekable();
-    while files.peek().is_some() {
-        let batch: Vec<_> = files.by_ref().take(size).collect();
-        let read: Vec<_> = batch
-            .into_par_iter()
-            .map(|(kind, file, format)| {
-                let (parsed, indexed) = entries(config, &file, format.parse(&file, kind));
-                let packed = match purpose {
-                    Purpose::Cut => Some((Part::of(&file, format), IndexPiece::of(&indexed))),
-                    Purpose::Check => None,
-                };
-                (kind, parsed, packed)
-            })
-            .collect();
-        for (kind, parsed, packed) in read {
+    // Enough files ahead to keep every thread busy while the slowest file is read.
+    let ahead = 4 * rayon::current_num_threads();
+    let (sender, finished) = std::sync::mpsc::channel();
+    rayon::in_place_scope(|scope| {
+        let mut files = files.into_iter().enumerate();
+        let mut early = BTreeMap::new();
+        let (mut started, mut gathered) = (0, 0);
+        loop {
+            while started < gathered + ahead
+                && let Some((number, (kind, file, format))) = files.next()
+            {
+                let sender = sender.clone();
+                scope.spawn(move |_| {
+                    let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        read_file(config, kind, &file, format, purpose)
+                    }));
+                    // The receiver lives until every file is gathered.
+                    let _ = sender.send((number, read));
+                });
+                started += 1;
+            }
+            if gathered == started {
+                break;
+            }
+            let read = match early.remove(&gathered) {
+                Some(read) => read,
+                None => {
+                    let (number, read) = finished.recv().expect("a sender is held here");
+                    early.insert(number, read);
+                    continue;
+                }
+            };
+            let (kind, parsed, packed) = read.unwrap_or_else(|panic| resume_unwind(panic));
             if let Some((part, piece)) = packed {
                 parts.entry(kind).or_default().push(part);
                 index.entry(kind).or_default().push(piece);
             }
             gathering.add(kind, parsed);
+            gathered += 1;
         }
-    }
+    });
     (parts, index, gathering.finish())
+}
+
+/// One file read: its kind, its rules as validation takes them and, to cut a release, its
+/// compressed bytes and index entries.
+type ReadFile = (Kind, Parsed<Entry>, Option<(Part, IndexPiece)>);
+
+fn read_file(
+    config: &Config,
+    kind: Kind,
+    file: &RuleFile,
+    format: Format,
+    purpose: Purpose,
+) -> ReadFile {
+    let (parsed, indexed) = entries(config, file, format.parse(file, kind));
+    let packed = match purpose {
+        Purpose::Cut => Some((Part::of(file, format), IndexPiece::of(&indexed))),
+        Purpose::Check => None,
+    };
+    (kind, parsed, packed)
 }
 
 /// What each kind's bundle is made of, by kind, in the order its files are read.
