@@ -268,17 +268,31 @@ pub struct Rendered {
 /// otherwise.
 pub fn render(notes: &Notes, folder: Option<&Path>) -> Result<Rendered, NotesError> {
     let context = context_of(notes);
-    let markdown = render_one(&context, &template(folder, MARKDOWN_TEMPLATE)?)?;
+    let markdown = template(folder, MARKDOWN_TEMPLATE)?;
     let source = template(folder, JSON_TEMPLATE)?;
-    let json = render_one(&context, &source)?;
-    // Checked without building a JSON tree: a first release lists every rule.
-    serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(|source_error| {
+    // The two are rendered at once, each on its own thread.
+    let (markdown, json) = rayon::join(
+        || render_one(&context, &markdown),
+        || render_json(&context, &source),
+    );
+    let markdown = markdown?;
+    Ok(Rendered {
+        json: json?,
+        markdown,
+    })
+}
+
+/// Renders the JSON template and checks that it gave JSON, without building a JSON tree: a
+/// first release lists every rule.
+fn render_json(context: &Value, source: &(String, String)) -> Result<String, NotesError> {
+    let json = render_one(context, source)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&json).map_err(|error| {
         NotesError::InvalidJson {
             template: source.0.clone(),
-            source: source_error,
+            source: error,
         }
     })?;
-    Ok(Rendered { json, markdown })
+    Ok(json)
 }
 
 /// Renders one template file given by path, for `rulecut notes --template`.
