@@ -7,7 +7,7 @@
 //! release is published atomically.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::panic::{AssertUnwindSafe, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -255,7 +255,7 @@ fn read_and_gather(
             {
                 let sender = sender.clone();
                 scope.spawn(move |_| {
-                    let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    let read = catch_unwind(AssertUnwindSafe(|| {
                         read_file(config, kind, &file, format, purpose)
                     }));
                     // The receiver lives until every file is gathered.
