@@ -118,10 +118,7 @@ pub fn parse(file: &RuleFile, kind: Kind) -> Parsed {
             rules: Vec::new(),
         };
     };
-    // Comments are still checked as YAML, but not kept: no rule field holds one, and keeping
-    // them cost a quarter of the time YAML rules take to read.
-    let options = serde_saphyr::options! { emit_comments: false };
-    let raw: Vec<YamlRule> = match serde_saphyr::from_str_with_options(text, options) {
+    let raw: Vec<YamlRule> = match serde_saphyr::from_str(text) {
         Ok(raw) => raw,
         Err(error) => {
             let (line, column, message) = describe_error(&error);
@@ -370,6 +367,19 @@ pub(super) mod tests {
         let a = parse_text(LOG, Kind::LogInspection);
         let b = parse_text(reordered, Kind::LogInspection);
         assert_eq!(a.rules[0].content, b.rules[0].content);
+    }
+
+    #[test]
+    fn comments_are_read_past_and_change_nothing() {
+        let commented = "# sshd rules\n- id: 100100 # the id\n  name: sshd brute force\n  \
+                         # revision: 9\n  revision: 2\n  severity: high\n  log_inspection:\n    \
+                         level: 10 # loud\n    if_sid: [5716] # after sshd's\n";
+        let plain = parse_text(LOG, Kind::LogInspection);
+        let parsed = parse_text(commented, Kind::LogInspection);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", messages(&parsed));
+        assert_eq!(parsed.rules[0].content, plain.rules[0].content);
+        assert_eq!(parsed.rules[0].revision, Some(2));
+        assert_eq!(parsed.rules[0].location.to_string(), "t.yaml:2:7");
     }
 
     #[test]
