@@ -17,7 +17,8 @@
 //!   the fix was made on a branch and the next release is cut from one without it.
 //!
 //! Formats without revision numbers (OSSEC XML) are not held to the revision guards; their
-//! changes are still updates, and still held to the others.
+//! changes are still updates, and still held to the others. Nor is an update whose content is
+//! the same, which only took another minimum agent version from its source in release.yaml.
 //!
 //! The guards are pure functions of the change set, the old and new rules and the history.
 //! The history's bundle indexes are read through a caller's loader, and only those needed:
@@ -163,19 +164,21 @@ fn by_id(rules: &[RuleFacts]) -> HashMap<&str, &RuleFacts> {
 fn revisions(input: &Input<'_>) -> Vec<Violation> {
     let mut found = Vec::new();
     for (kind, changes) in &input.changes.kinds {
+        if changes.updated.is_empty() {
+            continue;
+        }
         let old = by_id(rules_of(input.old, *kind));
         let new = by_id(rules_of(input.new, *kind));
         for update in changes.updated.iter() {
             let id = &*update.rule.id;
-            let revisions = old
-                .get(id)
-                .zip(new.get(id))
-                .and_then(|(o, n)| o.revision.zip(n.revision));
-            // A format without revisions (OSSEC XML) has nothing these guards could hold.
-            let Some((from, to)) = revisions else {
+            let Some((before, after)) = old.get(id).zip(new.get(id)) else {
                 continue;
             };
-            if to == from {
+            // A format without revisions (OSSEC XML) has nothing these guards could hold.
+            let Some((from, to)) = before.revision.zip(after.revision) else {
+                continue;
+            };
+            if to == from && before.digest != after.digest {
                 let message = format!("content changed but revision {from} was not raised");
                 found.push(violation(Guard::UnraisedRevision, *kind, Some(id), message));
             } else if to < from {
@@ -252,10 +255,13 @@ fn reused_ids<E>(
     kind: Kind,
     past: &mut Past<'_, '_, E>,
 ) -> Result<Vec<Violation>, E> {
-    let new = by_id(rules_of(input.new, kind));
     let added = &input.changes.kinds[&kind].new;
     let mut unplaced: BTreeSet<&str> = added.iter().map(|r| &*r.id).collect();
     let mut found = Vec::new();
+    if unplaced.is_empty() || input.history.len() < 2 {
+        return Ok(found);
+    }
+    let new = by_id(rules_of(input.new, kind));
     for position in (1..input.history.len()).rev() {
         let (entry, manifest) = &input.history[position];
         if unplaced.is_empty() {
@@ -302,12 +308,15 @@ fn emergency_rollbacks<E>(
         .filter(|r| ids.contains(&*r.id))
         .map(|r| (&*r.id, r))
         .collect();
-    let new = by_id(rules_of(input.new, kind));
     let mut found = Vec::new();
+    if touched.is_empty() {
+        return Ok(found);
+    }
+    let new = by_id(rules_of(input.new, kind));
     for (position, (entry, manifest)) in input.history.iter().enumerate() {
         let emergency = matches!(entry.trigger, Trigger::Emergency { .. });
         let quiet = counts(manifest, kind).is_some_and(|c| c.new + c.updated == 0);
-        if touched.is_empty() || !emergency || quiet {
+        if !emergency || quiet {
             continue;
         }
         for (shipped, before) in shipped(past, position, kind, &touched)? {

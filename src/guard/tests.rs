@@ -129,6 +129,24 @@ fn changed_content_without_a_raised_revision_is_refused_unless_overridden() {
 }
 
 #[test]
+fn a_new_minimum_agent_version_alone_needs_no_new_revision() {
+    let story = Story::default().manual(&[rule("1", Some(2), "a")]);
+    let raised = RuleFacts {
+        min_agent_version: Some("20.0.0.5000".into()),
+        ..rule("1", Some(2), "a")
+    };
+    let (found, _) = story.next(std::slice::from_ref(&raised), &[]);
+    assert_eq!(guards(&found), []);
+    // The same update with other content too is still held to its revision.
+    let changed = RuleFacts {
+        digest: sha256(b"A"),
+        ..raised
+    };
+    let (found, _) = story.next(&[changed], &[]);
+    assert_eq!(guards(&found), [(Guard::UnraisedRevision, Some("1"))]);
+}
+
+#[test]
 fn a_lowered_revision_is_refused_unless_overridden() {
     let story = Story::default().manual(&[rule("1", Some(3), "a")]);
     let (found, _) = story.next(&[rule("1", Some(2), "b")], &[]);
