@@ -297,6 +297,15 @@ fn build(config_path: &Path, args: BuildArgs) -> Result<u8, Failure> {
         return dry_run(&config, &request, args.json, args.tag);
     }
     let cut = release::build_reviewed(&config, &request, reviewed.as_ref(), &mut |_| Ok(()))?;
+    if let Some(previous) = &cut.plan.previous
+        && cut.plan.changes.is_empty()
+    {
+        // Most often a release cut from the wrong branch or folder, emergencies above all.
+        tracing::warn!(
+            previous = %previous.release,
+            "no rule changed: this release ships the same rules as the previous one"
+        );
+    }
     println!("{}", cut.path.display());
     if args.tag {
         release::tag(&config, &cut.plan)?;

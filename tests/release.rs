@@ -437,6 +437,37 @@ fn the_sequence_goes_on_and_ids_restart_at_the_turn_of_the_year() {
 }
 
 #[test]
+fn a_release_without_a_changed_rule_is_cut_with_a_warning() {
+    let project = Project::samples();
+    let build = |at: &str, args: &[&str]| {
+        let output = project
+            .rulecut()
+            .args(["build", "--at", at])
+            .args(args)
+            .output()
+            .expect("rulecut runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stderr).expect("UTF-8")
+    };
+    let warning = "no rule changed: this release ships the same rules as the previous one";
+    assert!(!build("2026-12-01T09:00:00Z", &[]).contains(warning));
+    let emergency = build(
+        "2026-12-02T09:00:00Z",
+        &["--emergency", "--reason", "CVE-2026-1234"],
+    );
+    assert!(
+        emergency.contains(&format!("WARN {warning} previous=RU26-001")),
+        "{emergency}"
+    );
+    // `-q` keeps errors only.
+    assert!(!build("2026-12-03T09:00:00Z", &["-q"]).contains(warning));
+    let rule = project.path().join("rules/firewall/base.yaml");
+    let text = std::fs::read_to_string(&rule).expect("a firewall rule file");
+    std::fs::write(&rule, text.replace("revision: 1", "revision: 2")).expect("write");
+    assert!(!build("2026-12-04T09:00:00Z", &[]).contains(warning));
+}
+
+#[test]
 fn a_newcomer_gets_a_development_key_only_where_release_yaml_asks() {
     let project = Project::samples();
     let config = project.path().join("release.yaml");
