@@ -69,10 +69,6 @@ impl OutputLock {
     /// Locks `output`, creating it if needed. Without `wait`, fails at once if another run
     /// holds the lock; with it, retries until the time is up.
     pub fn acquire(output: &Path, wait: Option<Duration>) -> Result<OutputLock, PublishError> {
-        let write_error = |path: &Path| {
-            let path = path.to_owned();
-            move |source| PublishError::Write { path, source }
-        };
         std::fs::create_dir_all(output).map_err(write_error(output))?;
         let path = output.join(LOCK_NAME);
         let file = OpenOptions::new()
@@ -113,10 +109,7 @@ pub fn clean_staging(output: &Path, _lock: &OutputLock) -> Result<(), PublishErr
             .starts_with(STAGING_PREFIX)
         {
             tracing::info!(folder = %entry.path().display(), "removing a staging folder left by an interrupted run");
-            std::fs::remove_dir_all(entry.path()).map_err(|source| PublishError::Write {
-                path: entry.path(),
-                source,
-            })?;
+            std::fs::remove_dir_all(entry.path()).map_err(write_error(&entry.path()))?;
         }
     }
     Ok(())
@@ -148,11 +141,7 @@ impl<'a> Stage<'a> {
             return Err(PublishError::Exists { path: target });
         }
         let folder = output.join(format!("{STAGING_PREFIX}{id}"));
-        let write_error = |source| PublishError::Write {
-            path: folder.clone(),
-            source,
-        };
-        std::fs::create_dir(&folder).map_err(write_error)?;
+        std::fs::create_dir(&folder).map_err(write_error(&folder))?;
         let stage = Stage {
             folder,
             _lock: lock,
@@ -160,12 +149,8 @@ impl<'a> Stage<'a> {
             published: false,
             target,
         };
-        std::fs::set_permissions(&stage.folder, std::fs::Permissions::from_mode(0o755)).map_err(
-            |source| PublishError::Write {
-                path: stage.folder.clone(),
-                source,
-            },
-        )?;
+        std::fs::set_permissions(&stage.folder, std::fs::Permissions::from_mode(0o755))
+            .map_err(write_error(&stage.folder))?;
         Ok(stage)
     }
 
@@ -183,10 +168,6 @@ impl<'a> Stage<'a> {
         ledger: &[u8],
         checkpoint: &mut dyn FnMut(Step) -> std::io::Result<()>,
     ) -> Result<PathBuf, PublishError> {
-        let write_error = |path: &Path| {
-            let path = path.to_owned();
-            move |source| PublishError::Write { path, source }
-        };
         sync_folder(&self.folder)?;
         checkpoint(Step::Staged).map_err(write_error(&self.folder))?;
         std::fs::rename(&self.folder, &self.target).map_err(write_error(&self.target))?;
@@ -213,22 +194,24 @@ impl Drop for Stage<'_> {
     }
 }
 
+/// The error of a write to `path` that failed, for `map_err`.
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
+    let path = path.to_owned();
+    move |source| PublishError::Write { path, source }
+}
+
 /// Writes a file with mode 0644 whatever the umask, and syncs it.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
-    let write_error = |source| PublishError::Write {
-        path: path.to_owned(),
-        source,
-    };
     let mut file = OpenOptions::new()
         .create_new(true)
         .write(true)
         .mode(0o644)
         .open(path)
-        .map_err(write_error)?;
+        .map_err(write_error(path))?;
     file.set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(write_error)?;
-    file.write_all(bytes).map_err(write_error)?;
-    file.sync_all().map_err(write_error)
+        .map_err(write_error(path))?;
+    file.write_all(bytes).map_err(write_error(path))?;
+    file.sync_all().map_err(write_error(path))
 }
 
 /// Replaces a file in one step: written beside it, synced, renamed over it.
@@ -240,10 +223,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&temporary);
     write_synced(&temporary, bytes)?;
-    std::fs::rename(&temporary, path).map_err(|source| PublishError::Write {
-        path: path.to_owned(),
-        source,
-    })?;
+    std::fs::rename(&temporary, path).map_err(write_error(path))?;
     if let Some(parent) = path.parent() {
         sync_folder(parent)?;
     }
@@ -258,10 +238,7 @@ fn sync_folder(path: &Path) -> Result<(), PublishError> {
     };
     File::open(folder)
         .and_then(|f| f.sync_all())
-        .map_err(|source| PublishError::Write {
-            path: folder.to_owned(),
-            source,
-        })
+        .map_err(write_error(folder))
 }
 
 #[cfg(test)]
